@@ -1,0 +1,142 @@
+"""Every event Outpost records, version 1.
+
+Streams: ``project-<uuid>`` for a project and its files, ``job-<uuid>`` for one job's life.
+Adding a field with a default is compatible; anything else is a new ``SCHEMA_VERSION`` with an
+upcaster in :mod:`contracts.upcasting` and a golden sample under tests/contracts/samples/.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from contracts.base import EventData
+
+JobType = Literal["process_projectfile", "package", "delta_apply"]
+
+
+def project_stream(project_id: UUID) -> str:
+    return f"project-{project_id}"
+
+
+def job_stream(job_id: UUID) -> str:
+    return f"job-{job_id}"
+
+
+class ProjectCreated(EventData):
+    TYPE = "project.created"
+    project_id: UUID
+    name: str
+    owner: str
+    description: str = ""
+    is_public: bool = False
+    created_by: str
+
+
+class ProjectDeleted(EventData):
+    TYPE = "project.deleted"
+    project_id: UUID
+    deleted_by: str
+
+
+class FileUploaded(EventData):
+    """A new version of a project file is stored; the blob exists before this event does."""
+
+    TYPE = "project.file_uploaded"
+    project_id: UUID
+    path: str
+    version_id: UUID
+    blob_key: str
+    size: int
+    md5sum: str
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+    is_attachment: bool
+    is_project_file: bool
+
+
+class JobCreated(EventData):
+    """A job joined its project's queue (status ``pending``)."""
+
+    TYPE = "job.created"
+    job_id: UUID
+    project_id: UUID
+    job_type: JobType
+    created_by: str
+    created_by_id: int
+    reason: str
+    params: dict[str, Any] = {}
+
+
+class JobQueued(EventData):
+    """The scheduler handed the job to the runners: it is the project's one active job now."""
+
+    TYPE = "job.queued"
+    job_id: UUID
+    project_id: UUID
+
+
+class JobStarted(EventData):
+    TYPE = "job.started"
+    job_id: UUID
+    project_id: UUID
+    runner_id: str
+    attempt: int = 1
+
+
+class JobStepChanged(EventData):
+    """A workflow step started, finished or failed inside the worker."""
+
+    TYPE = "job.step_changed"
+    job_id: UUID
+    project_id: UUID
+    step_id: str
+    name: str
+    stage: Literal["started", "finished", "failed"]
+
+
+class JobLogged(EventData):
+    """A batch of log lines the worker printed, in order, while the job ran."""
+
+    TYPE = "job.logged"
+    job_id: UUID
+    project_id: UUID
+    lines: list[str]
+
+
+class JobFinished(EventData):
+    TYPE = "job.finished"
+    job_id: UUID
+    project_id: UUID
+    job_type: JobType
+    feedback: dict[str, Any]
+    exit_code: int = 0
+
+
+class JobFailed(EventData):
+    TYPE = "job.failed"
+    job_id: UUID
+    project_id: UUID
+    job_type: JobType
+    error: str
+    error_type: str
+    feedback: dict[str, Any]
+    exit_code: int | None = None
+
+
+ALL: tuple[type[EventData], ...] = (
+    ProjectCreated,
+    ProjectDeleted,
+    FileUploaded,
+    JobCreated,
+    JobQueued,
+    JobStarted,
+    JobStepChanged,
+    JobLogged,
+    JobFinished,
+    JobFailed,
+)
+
+BY_TYPE: dict[str, type[EventData]] = {cls.TYPE: cls for cls in ALL}

@@ -1,0 +1,112 @@
+"""Builds the API: everything is created inside the lifespan, nothing at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import nats
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.adapters.accounts import Accounts
+from api.context import Services
+from api.entrypoints import accounts, files, health, jobs, projects
+from api.errors import ApiError, ServiceUnavailable
+from api.http import CompactJSONResponse
+from api.settings import ApiSettings
+from common import db, jetstream, logging
+from common.clock import SystemClock
+from common.eventstore import EventStore
+from common.readmodels import all_projections
+from common.relay import OutboxRelay
+from storage.adapters.postgres import PostgresBlobStore
+from storage.ports import BlobNotFound, BlobStoreError
+
+log = logging.get("api")
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = db.make_engine(settings.database_url)
+        clock = SystemClock()
+        app.state.services = Services(
+            settings=settings,
+            engine=engine,
+            store=EventStore(engine, all_projections(), clock),
+            accounts=Accounts(engine, clock, timedelta(hours=settings.token_expiry_hours)),
+            blobs=PostgresBlobStore(engine),
+            clock=clock,
+        )
+        stop = asyncio.Event()
+        relay_task = asyncio.create_task(_relay(settings, stop)) if settings.relay else None
+        log.info("api_started", action="start", host=settings.host, port=settings.port)
+        try:
+            yield
+        finally:
+            stop.set()
+            if relay_task is not None:
+                await relay_task
+            await engine.dispose()
+
+    app = FastAPI(title="Outpost", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    for module in (accounts, projects, files, jobs):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(health.router)
+    _install_error_handlers(app)
+    return app
+
+
+async def _relay(settings: ApiSettings, stop: asyncio.Event) -> None:
+    """Publish the outbox to JetStream for as long as the API runs (one leader among all relays)."""
+    while not stop.is_set():
+        try:
+            nc = await nats.connect(settings.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+            break
+        except Exception as exc:
+            log.warning("nats_unavailable", action="relay", error=repr(exc))
+            await asyncio.sleep(1.0)
+    else:
+        return
+    js = nc.jetstream()
+    await jetstream.ensure_streams(js)
+    try:
+        await OutboxRelay(db.psycopg_dsn(settings.database_url), js).run(stop)
+    finally:
+        await nc.drain()
+
+
+def _error(status: int, code: str, message: str) -> CompactJSONResponse:
+    return CompactJSONResponse({"code": code, "message": message}, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> CompactJSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> CompactJSONResponse:
+        return _error(400, "validation_error", "; ".join(str(e.get("msg")) for e in exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> CompactJSONResponse:
+        code = "object_not_found" if exc.status_code == 404 else "api_error"
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(BlobNotFound)
+    async def blob_missing(_: Request, exc: BlobNotFound) -> CompactJSONResponse:
+        return _error(404, "object_not_found", f"The file content is missing: {exc}")
+
+    @app.exception_handler(BlobStoreError)
+    async def storage_down(_: Request, exc: BlobStoreError) -> CompactJSONResponse:
+        return _error(503, ServiceUnavailable.code, f"Storage is unavailable: {exc}")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> CompactJSONResponse:
+        log.error("unhandled_error", action="request", error=repr(exc), exc_info=exc)
+        return _error(500, "unknown_error", "An unexpected error happened; it has been logged.")

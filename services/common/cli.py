@@ -1,0 +1,74 @@
+"""The ``outpost`` command: run the stack, migrate, manage users, replay and read events."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from common.settings import CommonSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="outpost", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run the whole stack on loopback (what `make up` runs)")
+    sub.add_parser("migrate", help="apply database migrations")
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
+    create = user.add_parser("create", help="create a user")
+    create.add_argument("username")
+    create.add_argument("password")
+    create.add_argument("--email", default="")
+    create.add_argument("--staff", action="store_true")
+    events = sub.add_parser("events", help="the event store").add_subparsers(dest="action", required=True)
+    events.add_parser("replay", help="rebuild every read model from the events")
+    dump = events.add_parser("dump", help="print events as JSON lines (audit)")
+    dump.add_argument("--stream", help="only this stream, e.g. job-<uuid> or project-<uuid>")
+    dump.add_argument("--after", type=int, default=0, help="global position to start after")
+    args = parser.parse_args(argv)
+
+    if args.command == "up":
+        from common import supervisor
+
+        return supervisor.up()
+    settings = CommonSettings()
+    if args.command == "migrate":
+        from common import migrate
+
+        migrate.upgrade(settings.database_url)
+        return 0
+    if args.command == "user":
+        from api.cli import ensure_user
+
+        created = ensure_user(settings.database_url, args.username, args.password, args.email, staff=args.staff)
+        print(json.dumps({"username": args.username, "created": created}))
+        return 0 if created else 1
+    return asyncio.run(_events(settings, args))
+
+
+async def _events(settings: CommonSettings, args: argparse.Namespace) -> int:
+    from common import db, replay
+    from common.clock import SystemClock
+    from common.eventstore import EventStore
+    from common.readmodels import all_projections
+
+    engine = db.make_engine(settings.database_url, pool_size=2)
+    store = EventStore(engine, all_projections(), SystemClock())
+    try:
+        if args.action == "replay":
+            count = await replay.rebuild(store)
+            print(json.dumps({"replayed_events": count}))
+            return 0
+        if args.stream:
+            for env in await store.read_stream(args.stream):
+                sys.stdout.write(env.model_dump_json() + "\n")
+            return 0
+        position = args.after
+        while batch := await store.read_all(position):
+            for env in batch:
+                sys.stdout.write(env.model_dump_json() + "\n")
+            position = batch[-1].position or position
+        return 0
+    finally:
+        await engine.dispose()

@@ -1,0 +1,91 @@
+"""A job's state as a fold over its events: ``evolve(state, event) -> state``.
+
+Status strings are QFieldCloud's: pending -> queued -> started -> finished | failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from contracts import events as ev
+from contracts.base import EventData
+
+ACTIVE = frozenset({"queued", "started"})
+WAITING = frozenset({"pending", "queued"})
+TERMINAL = frozenset({"finished", "failed"})
+
+
+@dataclass(frozen=True)
+class Job:
+    id: UUID
+    project_id: UUID
+    type: str
+    status: str
+    created_by: str
+    created_by_id: int
+    reason: str
+    params: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    runner_id: str | None = None
+    steps: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    feedback: dict[str, Any] | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class InvalidTransition(Exception):
+    """An event arrived that this job's current status does not allow."""
+
+
+def create(event: ev.JobCreated, at: datetime) -> Job:
+    return Job(
+        id=event.job_id,
+        project_id=event.project_id,
+        type=event.job_type,
+        status="pending",
+        created_by=event.created_by,
+        created_by_id=event.created_by_id,
+        reason=event.reason,
+        params=dict(event.params),
+        created_at=at,
+        updated_at=at,
+    )
+
+
+def evolve(job: Job | None, event: EventData, at: datetime) -> Job:
+    """The job after ``event`` happened at ``at``. Pure; the only place job status changes."""
+    if isinstance(event, ev.JobCreated):
+        return create(event, at)
+    if job is None:
+        raise InvalidTransition(f"{event.TYPE} before job.created")
+    match event:
+        case ev.JobQueued():
+            return replace(job, status="queued", updated_at=at)
+        case ev.JobStarted(runner_id=runner_id):
+            return replace(job, status="started", started_at=at, runner_id=runner_id, updated_at=at)
+        case ev.JobStepChanged(step_id=step_id, name=name, stage=stage):
+            step = {"id": step_id, "name": name, "stage": stage}
+            others = tuple(s for s in job.steps if s["id"] != step_id)
+            return replace(job, steps=(*others, step), updated_at=at)
+        case ev.JobLogged():
+            return replace(job, updated_at=at)
+        case ev.JobFinished(feedback=feedback):
+            return replace(job, status="finished", feedback=dict(feedback), finished_at=at, updated_at=at)
+        case ev.JobFailed(feedback=feedback):
+            return replace(job, status="failed", feedback=dict(feedback), finished_at=at, updated_at=at)
+    return job
+
+
+def fold(history: list[tuple[EventData, datetime]]) -> Job | None:
+    job: Job | None = None
+    for event, at in history:
+        job = evolve(job, event, at)
+    return job

@@ -1,0 +1,71 @@
+"""The ``rm_projects`` and ``rm_files`` read models."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts import events as ev
+from contracts.base import Envelope, EventData
+
+
+class ProjectsProjection:
+    name = "projects"
+    tables = ("rm_projects", "rm_files")
+
+    async def apply(self, conn: AsyncConnection, env: Envelope, event: EventData) -> None:
+        at = env.occurred_at
+        match event:
+            case ev.ProjectCreated():
+                await conn.execute(
+                    text(
+                        "INSERT INTO rm_projects (id, name, owner, description, is_public, created_by,"
+                        " created_at, updated_at) VALUES (:id, :name, :owner, :d, :p, :by, :at, :at)"
+                    ),
+                    {
+                        "id": event.project_id, "name": event.name, "owner": event.owner,
+                        "d": event.description, "p": event.is_public, "by": event.created_by, "at": at,
+                    },
+                )
+            case ev.ProjectDeleted():
+                await conn.execute(text("DELETE FROM rm_files WHERE project_id = :id"), {"id": event.project_id})
+                await conn.execute(text("DELETE FROM rm_projects WHERE id = :id"), {"id": event.project_id})
+            case ev.FileUploaded():
+                await _file_uploaded(conn, env, event)
+            case ev.JobFinished(job_type="process_projectfile", feedback=feedback):
+                details = (feedback.get("outputs") or {}).get("project_details", {}).get("project_details")
+                await _set_details(conn, event.project_id, details, at)
+            case ev.JobFailed(job_type="process_projectfile"):
+                await _set_details(conn, event.project_id, None, at)
+
+
+async def _file_uploaded(conn: AsyncConnection, env: Envelope, event: ev.FileUploaded) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO rm_files (project_id, path, version_id, position, blob_key, size, md5sum, sha256,"
+            " uploaded_by, uploaded_at) VALUES (:pid, :path, :vid, :pos, :key, :size, :md5, :sha, :by, :at)"
+        ),
+        {
+            "pid": event.project_id, "path": event.path, "vid": event.version_id, "pos": env.position,
+            "key": event.blob_key, "size": event.size, "md5": event.md5sum, "sha": event.sha256,
+            "by": event.uploaded_by, "at": event.uploaded_at,
+        },
+    )
+    await conn.execute(
+        text(
+            "UPDATE rm_projects SET data_last_updated_at = :at, updated_at = :at,"
+            " project_file = CASE WHEN :is_pf THEN :path ELSE project_file END WHERE id = :pid"
+        ),
+        {"at": env.occurred_at, "is_pf": event.is_project_file, "path": event.path, "pid": event.project_id},
+    )
+
+
+async def _set_details(conn: AsyncConnection, project_id: object, details: object, at: object) -> None:
+    await conn.execute(
+        text("UPDATE rm_projects SET project_details = CAST(:d AS jsonb), updated_at = :at WHERE id = :id"),
+        {"d": None if details is None else json.dumps(details), "at": at, "id": project_id},
+    )
+
+

@@ -1,0 +1,26 @@
+"""Settings shared by every service. Each service subclasses this once, in its own settings module.
+
+Everything is read from ``OUTPOST_*`` environment variables, once, in a service's bootstrap.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OUTPOST_", extra="ignore")
+
+    database_url: str = Field(
+        default="postgresql+psycopg://postgres@127.0.0.1:15432/outpost",
+        description="SQLAlchemy URL of the PostgreSQL database holding events, read models and blobs.",
+    )
+    nats_url: str = "nats://127.0.0.1:14222"
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Signs job tokens. `outpost up` generates one into the data dir when unset.",
+    )
+    log_level: str = "info"
+    log_json: bool | None = None  # None: JSON unless stderr is a terminal
+    service_name: str = "outpost"

@@ -1,0 +1,60 @@
+"""``python -m runner``: take RunJob commands from the work queue and run them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nats.aio.msg import Msg
+
+from common import db, logging, service
+from common.clock import SystemClock
+from common.consumer import Consumer
+from common.eventstore import EventStore
+from common.readmodels import all_projections
+from contracts import codec, commands, subjects
+from contracts.base import CommandEnvelope
+from runner.adapters.local import LocalExecutor
+from runner.app.run_job import JobRunner
+from runner.settings import RunnerSettings
+
+
+async def main(stop: asyncio.Event) -> None:
+    settings = RunnerSettings()
+    logging.configure("runner", settings.log_level, settings.log_json)
+    engine = db.make_engine(settings.database_url)
+    job_runner = JobRunner(
+        EventStore(engine, all_projections(), SystemClock()),
+        LocalExecutor(settings.worker_python),
+        SystemClock(),
+        secret=settings.secret_key.get_secret_value().encode(),
+        api_url=settings.api_url,
+        runner_id=settings.runner_id,
+        timeouts=settings.timeout_s,
+        flush_s=settings.log_flush_s,
+    )
+    nc = await service.connect_nats(settings.nats_url, stop)
+    if nc is None:
+        return
+
+    async def on_command(msg: Msg) -> None:
+        env = CommandEnvelope.model_validate_json(msg.data)
+        cmd = codec.decode_command(env)
+        if isinstance(cmd, commands.RunJob):
+            await job_runner.handle(cmd, env.correlation_id)
+
+    consumer = Consumer(
+        nc.jetstream(), stream=subjects.COMMANDS_STREAM, durable="runners", subject=subjects.RUN_JOB,
+        handler=on_command, concurrency=settings.capacity, ack_wait_s=30.0,
+    )
+    tasks = [asyncio.create_task(consumer.run(stop))]
+    if settings.relay:
+        tasks.append(asyncio.create_task(service.relay(settings.database_url, nc, stop)))
+    logging.get("runner").info("runner_started", action="start", runner_id=settings.runner_id,
+                               executor=settings.executor, capacity=settings.capacity)
+    await asyncio.gather(*tasks)
+    await nc.drain()
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    service.run(main)

@@ -1,0 +1,49 @@
+"""``python -m scheduler``: consume events, create and dispatch jobs."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nats.aio.msg import Msg
+
+from common import db, logging, service
+from common.clock import SystemClock
+from common.consumer import Consumer
+from common.eventstore import EventStore
+from common.readmodels import all_projections
+from contracts import subjects
+from contracts.base import Envelope
+from scheduler.app.handlers import Scheduler
+from scheduler.settings import SchedulerSettings
+
+
+async def main(stop: asyncio.Event) -> None:
+    settings = SchedulerSettings()
+    logging.configure("scheduler", settings.log_level, settings.log_json)
+    engine = db.make_engine(settings.database_url)
+    scheduler = Scheduler(EventStore(engine, all_projections(), SystemClock()))
+    nc = await service.connect_nats(settings.nats_url, stop)
+    if nc is None:
+        return
+
+    async def on_event(msg: Msg) -> None:
+        await scheduler.handle(Envelope.model_validate_json(msg.data))
+
+    consumer = Consumer(
+        nc.jetstream(), stream=subjects.EVENTS_STREAM, durable="scheduler",
+        subject=subjects.EVENTS_SUBJECTS, handler=on_event, concurrency=4,
+    )
+    tasks = [
+        asyncio.create_task(consumer.run(stop)),
+        asyncio.create_task(service.every(settings.sweep_interval_s, stop, scheduler.sweep, "sweep")),
+    ]
+    if settings.relay:
+        tasks.append(asyncio.create_task(service.relay(settings.database_url, nc, stop)))
+    logging.get("scheduler").info("scheduler_started", action="start")
+    await asyncio.gather(*tasks)
+    await nc.drain()
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    service.run(main)

@@ -1,0 +1,34 @@
+"""The blob store port: what the API and the storage service need from any backend."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+CHUNK = 1024 * 1024
+
+
+class BlobStoreError(Exception):
+    """The backend failed; the message says which blob and why."""
+
+
+class BlobNotFound(BlobStoreError):
+    """No blob is stored under this key."""
+
+
+class BlobStore(Protocol):
+    async def put(self, key: str, chunks: AsyncIterator[bytes]) -> int:
+        """Store the chunks under ``key`` (all or nothing); returns the size in bytes."""
+        ...
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Bytes ``start``..``end`` (inclusive, None = to the end), in chunks of at most 1 MiB."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def check(self) -> None:
+        """Raise :class:`BlobStoreError` unless the backend is reachable."""
+        ...
