@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 
+from common import logging
 from common.settings import CommonSettings
 
 
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return supervisor.up()
     settings = CommonSettings()
+    logging.configure("cli", settings.log_level, settings.log_json)
     if args.command == "migrate":
         from common import migrate
 
@@ -72,3 +74,7 @@ async def _events(settings: CommonSettings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,6 +8,7 @@ initdb refuses root). Nothing here is needed when OUTPOST_DATABASE_URL points at
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pwd
 import shutil
@@ -20,6 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PG_VERSIONS = ("17", "16", "15")
+
+
+def _reachable_by_postgres(path: Path) -> bool:
+    probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(path)], check=False)
+    return probe.returncode == 0
 
 
 class DevStackError(Exception):
@@ -115,15 +121,22 @@ class PostgresServer:
             raise DevStackError(f"{' '.join(args[:2])} failed: {result.stdout}{result.stderr}")
 
     def _prepare_dir(self) -> None:
+        """As root the cluster belongs to ``postgres``, which must be able to reach it.
+
+        Parent directories are never loosened; when ``postgres`` cannot reach the requested place
+        (a home directory, say), the cluster lives under /var/lib/outpost instead, at a path
+        derived from the requested one, so it is found again on the next start.
+        """
+        if os.geteuid() != 0:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            return
+        if not _reachable_by_postgres(self.data_dir.parent):
+            digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
+            self.data_dir = Path("/var/lib/outpost") / f"pg-{digest}"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            pw = pwd.getpwnam("postgres")
-            os.chown(self.data_dir, pw.pw_uid, pw.pw_gid)
-            # the postgres user must be able to reach its directory
-            for parent in self.data_dir.resolve().parents:
-                mode = parent.stat().st_mode
-                if not mode & 0o001:
-                    os.chmod(parent, mode | 0o001)
+        pw = pwd.getpwnam("postgres")
+        os.chown(self.data_dir, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.data_dir, 0o700)
 
     def start(self) -> PostgresServer:
         bindir = pg_bindir()
@@ -138,11 +151,25 @@ class PostgresServer:
         )
         return self
 
-    def stop(self, mode: str = "fast") -> None:
-        pgdata = self.data_dir / "data"
-        if (pgdata / "postmaster.pid").exists():
-            with contextlib.suppress(DevStackError):
-                self._run(str(pg_bindir() / "pg_ctl"), "-D", str(pgdata), "-m", mode, "-w", "stop")
+    def stop(self, mode: str = "fast", timeout: float = 30.0) -> None:
+        """Stop the postmaster with a signal (no need to reach the data dir as ``postgres``)."""
+        pidfile = self.data_dir / "data" / "postmaster.pid"
+        try:
+            pid = int(pidfile.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        sig = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
     def create_database(self, name: str, template: str | None = None) -> str:
         import psycopg

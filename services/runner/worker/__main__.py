@@ -1,0 +1,76 @@
+"""Command line of the QGIS worker.
+
+``python3 -m runner.worker run`` reads one job spec (JSON) from stdin and speaks the JSON-lines
+protocol on stdout (see ``protocol``). ``python3 -m runner.worker inspect DIR PROJECT_FILE`` checks
+a local project and prints ``{"project_details": ...}`` or ``{"error": ..., "error_type": ...}``.
+Exit codes: 0 success, 1 clean job failure, 2 bad invocation or job spec, 3 unexpected worker error;
+anything else (e.g. a signal) is a crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import traceback
+import typing
+
+from runner.worker import commands, job, protocol
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python3 -m runner.worker", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run one job; the job spec (JSON) is read from stdin")
+    inspect = sub.add_parser("inspect", help="check a local project without the API")
+    inspect.add_argument("directory", type=pathlib.Path)
+    inspect.add_argument("project_file")
+    return parser
+
+
+def _run(out: typing.TextIO) -> int:
+    try:
+        spec = job.parse_spec(sys.stdin.read())
+    except job.JobSpecError as error:
+        print(f"runner.worker: {error}", file=sys.stderr)
+        return 2
+    return commands.run_job(spec, protocol.JsonLinesReporter(out))
+
+
+def _inspect(out: typing.TextIO, directory: pathlib.Path, project_file: str) -> int:
+    if not directory.is_dir():
+        print(f"runner.worker: {directory} is not a directory", file=sys.stderr)
+        return 2
+    result, code = commands.inspect_project(directory, project_file, protocol.StderrReporter())
+    out.write(protocol.dumps(result) + "\n")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    out = protocol.take_stdout()
+    code = _run(out) if args.command == "run" else _inspect(out, args.directory, args.project_file)
+    out.flush()
+    sys.stderr.flush()
+    return code
+
+
+def _guarded_main() -> int:
+    """Never let an unexpected exception exit with 1, which means "job failed cleanly"."""
+    try:
+        return main()
+    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
+        return 0 if exit_.code is None else exit_.code if isinstance(exit_.code, int) else 2
+    except BaseException:
+        traceback.print_exc()
+        return 3
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    # os._exit skips interpreter finalisation, where leftover sip/Qt objects can still segfault
+    # after a clean exitQgis(); every stream that matters has been flushed by main().
+    os._exit(_guarded_main())

@@ -1,0 +1,53 @@
+"""The two entry points: ``run`` (a job from the runner) and ``inspect`` (a local directory)."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import tempfile
+import typing
+
+from runner.worker import errors, job, process_projectfile, protocol, workflow
+
+WorkflowBuilder = typing.Callable[[], workflow.Workflow]
+WORKFLOWS: dict[str, WorkflowBuilder] = {
+    "process_projectfile": process_projectfile.build_workflow,
+}
+
+
+def run_job(spec: job.JobSpec, reporter: protocol.JsonLinesReporter) -> int:
+    """Run one job in a private temp dir; emit the result line; 0 on success, 1 on a clean failure."""
+    builder = WORKFLOWS.get(spec.type)
+    if builder is None:
+        feedback = workflow.new_feedback(workflow.Workflow(spec.type, spec.type, ()))
+        feedback.update(workflow.error_fields(errors.WorkerError(f'Unsupported job type "{spec.type}"')))
+        reporter.result(feedback)
+        return 1
+    label = "".join(char for char in spec.job_id[:8] if char.isalnum())  # never a path separator
+    work_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"outpost-job-{label}-"))
+    context = job.JobContext(spec, work_dir, work_dir / "files", reporter)
+    try:
+        feedback = workflow.run_workflow(builder(), context, reporter)
+        reporter.result(feedback)
+    finally:
+        context.stop_qgis()  # on failure the stop step did not run; QGIS must still exit cleanly
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return 1 if "error" in feedback else 0
+
+
+def inspect_project(
+    project_dir: pathlib.Path, project_file: str, reporter: protocol.Reporter
+) -> tuple[dict[str, typing.Any], int]:
+    """Validity + opening + details on a local directory, without HTTP; returns (output, exit code)."""
+    spec = job.JobSpec(job_id="inspect", type="process_projectfile", project_id="", project_file=project_file)
+    work_dir = pathlib.Path(tempfile.mkdtemp(prefix="outpost-inspect-"))
+    context = job.JobContext(spec, work_dir, project_dir.resolve(), reporter)
+    local_workflow = process_projectfile.build_workflow(download=False)
+    try:
+        feedback = workflow.run_workflow(local_workflow, context, reporter)
+    finally:
+        context.stop_qgis()
+        shutil.rmtree(work_dir, ignore_errors=True)
+    if "error" in feedback:
+        return {key: feedback[key] for key in ("error", "error_type", "error_class")}, 1
+    return {"project_details": feedback["outputs"]["project_details"]["project_details"]}, 0

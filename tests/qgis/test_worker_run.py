@@ -1,0 +1,282 @@
+"""``runner.worker run``: the JSON-lines protocol against a fake Outpost files API on loopback."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import http.server
+import json
+import pathlib
+import threading
+import typing
+import urllib.parse
+import uuid
+
+import pytest
+
+pytestmark = [pytest.mark.qgis, pytest.mark.timeout(120)]
+
+TOKEN = "secret-job-token"
+PROCESS_STEPS = [
+    "start_qgis_app",
+    "download_project_directory",
+    "project_validity_check",
+    "opening_check",
+    "project_details",
+    "stop_qgis_app",
+]
+
+
+class FakeApi:
+    """Serves ``files/{project_id}/`` from a directory, like the API does for a worker token."""
+
+    def __init__(self, root: pathlib.Path) -> None:
+        self.root = root
+        self.project_id = str(uuid.uuid4())
+        self.extra_entries: list[dict] = []
+        self.status_override: int | None = None
+        self.requests: list[tuple[str, str]] = []
+        self.uploads: dict[str, bytes] = {}
+        self.upload_fields: dict[str, str] = {}
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/v1/"
+
+    def listing(self) -> list[dict]:
+        entries = [
+            {
+                "name": path.relative_to(self.root).as_posix(),
+                "size": path.stat().st_size,
+                "md5sum": hashlib.md5(path.read_bytes()).hexdigest(),
+                "is_attachment": False,
+            }
+            for path in sorted(self.root.rglob("*"))
+            if path.is_file()
+        ]
+        return entries + self.extra_entries
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: typing.Any) -> None:
+                pass
+
+            def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _name(self) -> str | None:
+                prefix = f"/api/v1/files/{api.project_id}/"
+                path = urllib.parse.urlsplit(self.path).path
+                assert path.startswith(prefix), path
+                rest = urllib.parse.unquote(path[len(prefix) :])
+                return rest[:-1] if rest else None
+
+            def _denied(self) -> bool:
+                api.requests.append((self.command, self.path))
+                if api.status_override:
+                    self._reply(api.status_override, b'{"code": "error"}')
+                    return True
+                if self.headers.get("Authorization") != f"Token {TOKEN}":
+                    self._reply(401, b'{"code": "not_authenticated"}')
+                    return True
+                return False
+
+            def do_GET(self) -> None:
+                if self._denied():
+                    return
+                name = self._name()
+                if name is None:
+                    self._reply(200, json.dumps(api.listing()).encode())
+                elif (api.root / name).is_file():
+                    self._reply(200, (api.root / name).read_bytes(), "application/octet-stream")
+                else:
+                    self._reply(404, b'{"code": "object_not_found"}')
+
+            def do_POST(self) -> None:
+                if self._denied():
+                    return
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
+                message = email.parser.BytesParser(policy=email.policy.default).parsebytes(head + body)
+                part = next(p for p in message.iter_parts() if p.get_filename())
+                name = self._name() or ""
+                api.uploads[name] = part.get_payload(decode=True)
+                api.upload_fields[name] = part.get_param("name", header="content-disposition")
+                self._reply(201, json.dumps({"name": name, "size": len(api.uploads[name])}).encode())
+
+        return Handler
+
+
+@pytest.fixture
+def fake_api(tmp_path: pathlib.Path) -> typing.Iterator[FakeApi]:
+    root = tmp_path / "remote"
+    root.mkdir()
+    api = FakeApi(root)
+    api.thread.start()
+    yield api
+    api.server.shutdown()
+    api.server.server_close()
+
+
+def _spec(api: FakeApi, project_file: str = "project.qgs", **overrides: typing.Any) -> str:
+    spec = {
+        "job_id": str(uuid.uuid4()),
+        "type": "process_projectfile",
+        "project_id": api.project_id,
+        "project_file": project_file,
+        "api_url": api.api_url,
+        "token": TOKEN,
+        "params": {},
+    }
+    spec.update(overrides)
+    return json.dumps(spec)
+
+
+def _protocol_lines(stdout: str) -> list[dict]:
+    """Every stdout line must be one protocol object; exactly one result, and it comes last."""
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert lines, "no protocol output"
+    assert all(line["kind"] in ("step", "log", "result") for line in lines)
+    assert [line["kind"] for line in lines].count("result") == 1
+    assert lines[-1]["kind"] == "result"
+    return lines
+
+
+def _step_events(lines: list[dict]) -> list[tuple[str, str]]:
+    return [(line["step_id"], line["stage"]) for line in lines if line["kind"] == "step"]
+
+
+def test_run_success_protocol_and_feedback(fake_api: FakeApi, make_project, run_worker) -> None:
+    make_project("simple", fake_api.root)
+    fake_api.extra_entries.append({"name": "DCIM/photo.jpg", "size": 3, "md5sum": "", "is_attachment": True})
+    done = run_worker("run", stdin=_spec(fake_api))
+    assert done.returncode == 0, done.stderr
+    lines = _protocol_lines(done.stdout)
+    assert _step_events(lines) == [
+        (step, stage) for step in PROCESS_STEPS for stage in ("started", "finished")
+    ]
+    assert lines[0] == {
+        "kind": "step",
+        "step_id": "start_qgis_app",
+        "name": "Start QGIS Application",
+        "stage": "started",
+    }
+    logs = [line["line"] for line in lines if line["kind"] == "log"]
+    assert "QGIS project layer checks" in logs
+    assert any(line.startswith("Layer Name | Layer Id | Is Valid | Status") for line in logs)
+    assert not any(TOKEN in line for line in logs)
+    downloaded = {
+        path for method, path in fake_api.requests if method == "GET" and "skip_metadata" not in path
+    }
+    assert len(downloaded) == 2
+    assert not any("DCIM" in path for path in downloaded)
+
+    feedback = lines[-1]["feedback"]
+    assert feedback["feedback_version"] == "2.0"
+    assert feedback["workflow_id"] == "process_projectfile"
+    assert feedback["workflow_version"] == "2.0"
+    assert [step["id"] for step in feedback["steps"]] == PROCESS_STEPS
+    assert all(step["stage"] == 2 for step in feedback["steps"])
+    assert "error" not in feedback
+    assert set(feedback["outputs"]) == set(PROCESS_STEPS)
+    details = feedback["outputs"]["project_details"]["project_details"]
+    layer = next(iter(details["layers_by_id"].values()))
+    assert layer["is_valid"] is True
+    assert layer["filename"] == "data.gpkg"
+    assert details["crs"] == "EPSG:2056"
+
+
+def test_run_expired_token_fails_download_step(fake_api: FakeApi, make_project, run_worker) -> None:
+    make_project("simple", fake_api.root)
+    done = run_worker("run", stdin=_spec(fake_api, token="wrong"))
+    assert done.returncode == 1, done.stderr
+    lines = _protocol_lines(done.stdout)
+    assert _step_events(lines)[-1] == ("download_project_directory", "failed")
+    feedback = lines[-1]["feedback"]
+    assert feedback["error_type"] == "API_TOKEN_EXPIRED"
+    assert feedback["error_class"] == "ApiError"
+    assert isinstance(feedback["error_stack"], list)
+    assert feedback["error_stack"]
+    assert [step["stage"] for step in feedback["steps"]] == [2, 1, 0, 0, 0, 0]
+    assert set(feedback["outputs"]) == {"start_qgis_app"}
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"), [(403, "API_FORBIDDEN"), (404, "API_NOT_FOUND"), (418, "API_OTHER")]
+)
+def test_run_http_errors_map_to_error_types(
+    fake_api: FakeApi, run_worker, status: int, error_type: str
+) -> None:
+    fake_api.status_override = status
+    done = run_worker("run", stdin=_spec(fake_api))
+    assert done.returncode == 1, done.stderr
+    assert _protocol_lines(done.stdout)[-1]["feedback"]["error_type"] == error_type
+
+
+def test_run_broken_project_fails_validity(fake_api: FakeApi, make_project, run_worker) -> None:
+    make_project("broken", fake_api.root)
+    done = run_worker("run", stdin=_spec(fake_api))
+    assert done.returncode == 1, done.stderr
+    lines = _protocol_lines(done.stdout)
+    feedback = lines[-1]["feedback"]
+    assert feedback["error_type"] == "INVALID_PROJECT_FILE"
+    assert "line 3, column 11" in feedback["error"]
+    assert [step["stage"] for step in feedback["steps"]] == [2, 2, 1, 0, 0, 0]
+
+
+def test_run_refuses_names_escaping_the_job_dir(fake_api: FakeApi, make_project, run_worker) -> None:
+    make_project("simple", fake_api.root)
+    fake_api.extra_entries.append({"name": "../escape.txt", "size": 1, "md5sum": "", "is_attachment": False})
+    done = run_worker("run", stdin=_spec(fake_api))
+    assert done.returncode == 1, done.stderr
+    feedback = _protocol_lines(done.stdout)[-1]["feedback"]
+    assert feedback["error_type"] == "API_OTHER"
+    assert "unsafe file name" in feedback["error"]
+
+
+def test_run_project_file_not_on_server(fake_api: FakeApi, make_project, run_worker) -> None:
+    make_project("simple", fake_api.root)
+    done = run_worker("run", stdin=_spec(fake_api, project_file="other.qgs"))
+    assert done.returncode == 1, done.stderr
+    feedback = _protocol_lines(done.stdout)[-1]["feedback"]
+    assert feedback["error_type"] == "FILE_NOT_FOUND"
+    assert feedback["error"] == 'Project file "other.qgs" does not exist'
+
+
+def test_run_unsupported_job_type(fake_api: FakeApi, run_worker) -> None:
+    done = run_worker("run", stdin=_spec(fake_api, type="no_such_job"))
+    assert done.returncode == 1, done.stderr
+    feedback = _protocol_lines(done.stdout)[-1]["feedback"]
+    assert "Unsupported job type" in feedback["error"]
+
+
+@pytest.mark.parametrize("stdin", ["not json", "[]", '{"job_id": "x"}'])
+def test_run_bad_spec_exits_2_without_output(run_worker, stdin: str) -> None:
+    done = run_worker("run", stdin=stdin)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "job spec" in done.stderr
+
+
+def test_upload_file_streams_multipart(fake_api: FakeApi, run_python, tmp_path: pathlib.Path) -> None:
+    payload = bytes(range(256)) * 5000
+    source = tmp_path / "data.gpkg"
+    source.write_bytes(payload)
+    code = (
+        "import sys; from runner.worker import transfer; "
+        "print(transfer.upload_file(sys.argv[1], sys.argv[2], sys.argv[3], 'sub dir/data.gpkg', sys.argv[4]))"
+    )
+    done = run_python(code, fake_api.api_url, TOKEN, fake_api.project_id, str(source))
+    assert done.returncode == 0, done.stderr
+    assert fake_api.uploads == {"sub dir/data.gpkg": payload}
+    assert fake_api.upload_fields == {"sub dir/data.gpkg": "file"}
+    assert "'size': 1280000" in done.stdout
