@@ -57,12 +57,17 @@ class FileUploaded(EventData):
     is_project_file: bool
 
 
-class JobCreated(EventData):
+class JobEvent(EventData):
+    """Base of every event on a job's stream."""
+
+    job_id: UUID
+    project_id: UUID
+
+
+class JobCreated(JobEvent):
     """A job joined its project's queue (status ``pending``)."""
 
     TYPE = "job.created"
-    job_id: UUID
-    project_id: UUID
     job_type: JobType
     created_by: str
     created_by_id: int
@@ -70,55 +75,43 @@ class JobCreated(EventData):
     params: dict[str, Any] = {}
 
 
-class JobQueued(EventData):
+class JobQueued(JobEvent):
     """The scheduler handed the job to the runners: it is the project's one active job now."""
 
     TYPE = "job.queued"
-    job_id: UUID
-    project_id: UUID
 
 
-class JobStarted(EventData):
+class JobStarted(JobEvent):
     TYPE = "job.started"
-    job_id: UUID
-    project_id: UUID
     runner_id: str
     attempt: int = 1
 
 
-class JobStepChanged(EventData):
+class JobStepChanged(JobEvent):
     """A workflow step started, finished or failed inside the worker."""
 
     TYPE = "job.step_changed"
-    job_id: UUID
-    project_id: UUID
     step_id: str
     name: str
     stage: Literal["started", "finished", "failed"]
 
 
-class JobLogged(EventData):
+class JobLogged(JobEvent):
     """A batch of log lines the worker printed, in order, while the job ran."""
 
     TYPE = "job.logged"
-    job_id: UUID
-    project_id: UUID
     lines: list[str]
 
 
-class JobFinished(EventData):
+class JobFinished(JobEvent):
     TYPE = "job.finished"
-    job_id: UUID
-    project_id: UUID
     job_type: JobType
     feedback: dict[str, Any]
     exit_code: int = 0
 
 
-class JobFailed(EventData):
+class JobFailed(JobEvent):
     TYPE = "job.failed"
-    job_id: UUID
-    project_id: UUID
     job_type: JobType
     error: str
     error_type: str

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from common import jobtokens
 from fastapi import Depends, Request
 from sqlalchemy import text
 
 from api.adapters.accounts import User
 from api.context import Services, services
 from api.errors import NotAuthenticated, PermissionDenied, TokenAuthenticationFailed
-from common import jobtokens
 
 
 @dataclass(frozen=True)

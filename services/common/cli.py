@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "user":
         from api.cli import ensure_user
 
-        created = ensure_user(settings.database_url, args.username, args.password, args.email, staff=args.staff)
+        created = ensure_user(
+            settings.database_url, args.username, args.password, args.email, staff=args.staff
+        )
         print(json.dumps({"username": args.username, "created": created}))
         return 0 if created else 1
     return asyncio.run(_events(settings, args))

@@ -89,7 +89,11 @@ class Consumer:
             await self._handler(msg)
         except Exception as exc:
             log.warning(
-                "message_failed", action="consume", durable=self._durable, subject=msg.subject, error=repr(exc)
+                "message_failed",
+                action="consume",
+                durable=self._durable,
+                subject=msg.subject,
+                error=repr(exc),
             )
             with contextlib.suppress(Exception):
                 await msg.nak(delay=1.0)

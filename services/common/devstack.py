@@ -143,11 +143,22 @@ class PostgresServer:
         self._prepare_dir()
         pgdata = self.data_dir / "data"
         if not (pgdata / "PG_VERSION").exists():
-            self._run(str(bindir / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres", "-E", "UTF8")
+            self._run(
+                str(bindir / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres", "-E", "UTF8"
+            )
         options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c fsync=on -c max_connections=300"
         self._run(
-            str(bindir / "pg_ctl"), "-D", str(pgdata), "-o", options, "-l", str(self.data_dir / "postgres.log"),
-            "-w", "-t", "60", "start",
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(pgdata),
+            "-o",
+            options,
+            "-l",
+            str(self.data_dir / "postgres.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
         return self
 

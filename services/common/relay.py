@@ -10,6 +10,7 @@ window and nothing is delivered twice. A relay that dies before publishing leave
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import psycopg
@@ -44,7 +45,9 @@ class OutboxRelay:
     async def _lead(self, stop: asyncio.Event) -> None:
         async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
             while not stop.is_set():
-                got = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_KEY,))).fetchone()
+                got = await (
+                    await conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_KEY,))
+                ).fetchone()
                 if got and got[0]:
                     break
                 await _sleep(stop, self._poll_s)
@@ -75,7 +78,6 @@ class OutboxRelay:
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    """Sleep ``seconds`` or until ``stop`` is set, whichever comes first."""
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from common import logging
-from common.eventstore import EventStore, envelope_from_row, EVENT_COLUMNS
+from common.eventstore import EVENT_COLUMNS, EventStore, envelope_from_row
 from contracts import codec
 
 log = logging.get("replay")
@@ -27,7 +27,9 @@ async def rebuild(store: EventStore) -> int:
         while True:
             rows = (
                 await tx.conn.execute(
-                    text(f"SELECT {EVENT_COLUMNS} FROM events WHERE position > :p ORDER BY position LIMIT :l"),
+                    text(
+                        f"SELECT {EVENT_COLUMNS} FROM events WHERE position > :p ORDER BY position LIMIT :l"
+                    ),
                     {"p": position, "l": BATCH},
                 )
             ).all()

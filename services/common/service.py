@@ -10,7 +10,7 @@ import nats
 from nats.aio.client import Client
 
 from common import db, jetstream, logging
-from common.relay import OutboxRelay
+from common.relay import OutboxRelay, _sleep
 
 log = logging.get("service")
 
@@ -32,15 +32,14 @@ async def connect_nats(url: str, stop: asyncio.Event) -> Client | None:
     """Connect to NATS, retrying until it answers or ``stop`` is set; JetStream streams are ensured."""
     while not stop.is_set():
         try:
-            nc = await nats.connect(url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2)
+            nc = await nats.connect(
+                url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2
+            )
             await jetstream.ensure_streams(nc.jetstream())
             return nc
         except Exception as exc:
             log.warning("nats_unavailable", action="connect", error=repr(exc))
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except TimeoutError:
-                pass
+            await _sleep(stop, 1.0)
     return None
 
 
@@ -48,14 +47,13 @@ async def relay(database_url: str, nc: Client, stop: asyncio.Event) -> None:
     await OutboxRelay(db.psycopg_dsn(database_url), nc.jetstream()).run(stop)
 
 
-async def every(seconds: float, stop: asyncio.Event, action: Callable[[], Awaitable[object]], name: str) -> None:
+async def every(
+    seconds: float, stop: asyncio.Event, action: Callable[[], Awaitable[object]], name: str
+) -> None:
     """Call ``action`` every ``seconds`` until stopped; failures are logged, never fatal."""
     while not stop.is_set():
         try:
             await action()
         except Exception as exc:
             log.warning("periodic_failed", action=name, error=repr(exc))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
+        await _sleep(stop, seconds)

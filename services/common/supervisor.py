@@ -99,6 +99,7 @@ def up() -> int:
         _say(f"NATS {nats_url}; PostgreSQL {database_url.split('@')[-1]}")
 
         from api.cli import ensure_user
+
         from common import migrate
 
         migrate.upgrade(database_url)
@@ -120,7 +121,9 @@ def up() -> int:
             _say(f"the API did not become ready; see {logs}/api.log")
             return 1
         _say(f"Outpost is up: {api_url}/api/v1/")
-        _say(f"demo user: {settings.demo_user} / {settings.demo_password}" + (" (created)" if created else ""))
+        _say(
+            f"demo user: {settings.demo_user} / {settings.demo_password}" + (" (created)" if created else "")
+        )
         _say(f"logs: {logs}; stop with Ctrl-C")
         while not stopping:
             time.sleep(0.5)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from nats.aio.msg import Msg
-
 from common import db, logging, service
 from common.clock import SystemClock
 from common.consumer import Consumer
 from common.eventstore import EventStore
 from common.readmodels import all_projections
+from nats.aio.msg import Msg
+
 from contracts import codec, commands, subjects
 from contracts.base import CommandEnvelope
 from runner.adapters.local import LocalExecutor
@@ -43,14 +43,24 @@ async def main(stop: asyncio.Event) -> None:
             await job_runner.handle(cmd, env.correlation_id)
 
     consumer = Consumer(
-        nc.jetstream(), stream=subjects.COMMANDS_STREAM, durable="runners", subject=subjects.RUN_JOB,
-        handler=on_command, concurrency=settings.capacity, ack_wait_s=30.0,
+        nc.jetstream(),
+        stream=subjects.COMMANDS_STREAM,
+        durable="runners",
+        subject=subjects.RUN_JOB,
+        handler=on_command,
+        concurrency=settings.capacity,
+        ack_wait_s=30.0,
     )
     tasks = [asyncio.create_task(consumer.run(stop))]
     if settings.relay:
         tasks.append(asyncio.create_task(service.relay(settings.database_url, nc, stop)))
-    logging.get("runner").info("runner_started", action="start", runner_id=settings.runner_id,
-                               executor=settings.executor, capacity=settings.capacity)
+    logging.get("runner").info(
+        "runner_started",
+        action="start",
+        runner_id=settings.runner_id,
+        executor=settings.executor,
+        capacity=settings.capacity,
+    )
     await asyncio.gather(*tasks)
     await nc.drain()
     await engine.dispose()

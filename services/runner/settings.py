@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
-from pydantic import Field
-
 from common.settings import CommonSettings
+from pydantic import Field
 
 
 class RunnerSettings(CommonSettings):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from nats.aio.msg import Msg
-
 from common import db, logging, service
 from common.clock import SystemClock
 from common.consumer import Consumer
 from common.eventstore import EventStore
 from common.readmodels import all_projections
+from nats.aio.msg import Msg
+
 from contracts import subjects
 from contracts.base import Envelope
 from scheduler.app.handlers import Scheduler
@@ -30,8 +30,12 @@ async def main(stop: asyncio.Event) -> None:
         await scheduler.handle(Envelope.model_validate_json(msg.data))
 
     consumer = Consumer(
-        nc.jetstream(), stream=subjects.EVENTS_STREAM, durable="scheduler",
-        subject=subjects.EVENTS_SUBJECTS, handler=on_event, concurrency=4,
+        nc.jetstream(),
+        stream=subjects.EVENTS_STREAM,
+        durable="scheduler",
+        subject=subjects.EVENTS_SUBJECTS,
+        handler=on_event,
+        concurrency=4,
     )
     tasks = [
         asyncio.create_task(consumer.run(stop)),

@@ -45,8 +45,11 @@ class Stack:
 
     def start(self, timeout: float = 120.0) -> list[str]:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "common.cli", "up"], env=self.env(), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
+            [sys.executable, "-m", "common.cli", "up"],
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         lines: list[str] = []
         deadline = time.monotonic() + timeout
@@ -66,8 +69,7 @@ class Stack:
     def stop(self) -> int:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=60)
-        return code
+        return self.process.wait(timeout=60)
 
     @staticmethod
     def random(data_dir: Path) -> Stack:

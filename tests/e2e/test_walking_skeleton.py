@@ -47,7 +47,9 @@ def cli(stack: Stack, *args: str, token: str | None = None) -> Any:
     env = {**os.environ, "QFIELDCLOUD_URL": stack.api_url}
     if token:
         env["QFIELDCLOUD_TOKEN"] = token
-    result = subprocess.run([CLI, "--json", *args], env=env, capture_output=True, text=True, timeout=120, check=True)
+    result = subprocess.run(
+        [CLI, "--json", *args], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
     try:
         return json.loads(result.stdout)
     except ValueError as exc:
@@ -55,10 +57,19 @@ def cli(stack: Stack, *args: str, token: str | None = None) -> Any:
 
 
 def make_project(kind: str, out: Path, repo_root: Path) -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(out.parent),
-           "PYTHONPATH": str(repo_root / "services")}
-    subprocess.run(["/usr/bin/python3", str(repo_root / "tests/qgis/make_project.py"), kind, str(out)],
-                   env=env, check=True, capture_output=True, timeout=120)
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_RUNTIME_DIR": str(out.parent),
+        "PYTHONPATH": str(repo_root / "services"),
+    }
+    subprocess.run(
+        ["/usr/bin/python3", str(repo_root / "tests/qgis/make_project.py"), kind, str(out)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def wait_for_jobs(stack: Stack, token: str, project_id: str, timeout: float = 180) -> list[dict[str, Any]]:
@@ -75,7 +86,7 @@ def snapshot(stack: Stack) -> dict[str, list[tuple[Any, ...]]]:
     dsn = stack.database_url.replace("+psycopg", "")
     with psycopg.connect(dsn) as conn:
         return {
-            table: conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()  # noqa: S608
+            table: conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
             for table, order in READ_MODELS.items()
         }
 
@@ -121,8 +132,14 @@ def test_upload_process_and_replay(stack: Stack, tmp_path: Path, repo_root: Path
 
     live = snapshot(stack)
     env = {**os.environ, "OUTPOST_DATABASE_URL": stack.database_url}
-    out = subprocess.run([sys.executable, "-m", "common.cli", "events", "replay"], env=env,
-                         capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "common.cli", "events", "replay"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     assert json.loads(out.stdout)["replayed_events"] > 10
     assert snapshot(stack) == live
 

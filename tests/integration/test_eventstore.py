@@ -6,11 +6,11 @@ import asyncio
 import uuid
 
 import pytest
+from common.eventstore import ConcurrencyError, EventStore, ProjectionConflict
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.eventstore import ConcurrencyError, EventStore, ProjectionConflict
 from contracts import events as ev
 from tests.integration.helpers import project_created
 
@@ -20,7 +20,9 @@ pytestmark = pytest.mark.integration
 async def append_project(store: EventStore, event: ev.ProjectCreated | None = None) -> ev.ProjectCreated:
     event = event or project_created()
     async with store.transaction() as tx:
-        await tx.append(ev.project_stream(event.project_id), [event], expected_version=0, correlation_id=uuid.uuid4())
+        await tx.append(
+            ev.project_stream(event.project_id), [event], expected_version=0, correlation_id=uuid.uuid4()
+        )
     return event
 
 
@@ -28,7 +30,9 @@ async def append_project(store: EventStore, event: ev.ProjectCreated | None = No
     "statement",
     ["UPDATE events SET data = '{}'::jsonb", "DELETE FROM events", "TRUNCATE events"],
 )
-async def test_database_refuses_to_change_history(store: EventStore, engine: AsyncEngine, statement: str) -> None:
+async def test_database_refuses_to_change_history(
+    store: EventStore, engine: AsyncEngine, statement: str
+) -> None:
     await append_project(store)
     with pytest.raises(DBAPIError, match="append-only"):
         async with engine.begin() as conn:
@@ -42,7 +46,9 @@ async def test_appending_the_same_event_twice_is_a_no_op(store: EventStore, engi
     stream = ev.project_stream(event.project_id)
     for _ in range(2):
         async with store.transaction() as tx:
-            await tx.append(stream, [event], expected_version=None, correlation_id=uuid.uuid4(), event_ids=[event_id])
+            await tx.append(
+                stream, [event], expected_version=None, correlation_id=uuid.uuid4(), event_ids=[event_id]
+            )
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM events"))).scalar_one() == 1
         assert (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one() == 1
@@ -54,20 +60,30 @@ async def test_stale_expected_version_is_a_concurrency_error(store: EventStore) 
     upload_like = ev.ProjectDeleted(project_id=event.project_id, deleted_by="alice")
     with pytest.raises(ConcurrencyError) as info:
         async with store.transaction() as tx:
-            await tx.append(ev.project_stream(event.project_id), [upload_like], expected_version=0,
-                            correlation_id=uuid.uuid4())
+            await tx.append(
+                ev.project_stream(event.project_id),
+                [upload_like],
+                expected_version=0,
+                correlation_id=uuid.uuid4(),
+            )
     assert (info.value.expected, info.value.actual) == (0, 1)
     assert len(await store.read_stream(ev.project_stream(event.project_id))) == 1
 
 
-async def test_unique_stream_version_is_enforced_by_the_database(store: EventStore, engine: AsyncEngine) -> None:
+async def test_unique_stream_version_is_enforced_by_the_database(
+    store: EventStore, engine: AsyncEngine
+) -> None:
     event = await append_project(store)
     with pytest.raises(DBAPIError, match="events_stream_version_key"):
         async with engine.begin() as conn:
-            await conn.execute(text(
-                "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, occurred_at,"
-                " correlation_id, data) VALUES (:e, :s, 1, 'project.deleted', 1, now(), :e, '{}')"
-            ), {"e": uuid.uuid4(), "s": ev.project_stream(event.project_id)})
+            await conn.execute(
+                text(
+                    "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version,"
+                    " occurred_at,"
+                    " correlation_id, data) VALUES (:e, :s, 1, 'project.deleted', 1, now(), :e, '{}')"
+                ),
+                {"e": uuid.uuid4(), "s": ev.project_stream(event.project_id)},
+            )
 
 
 async def test_positions_are_global_and_increasing(store: EventStore) -> None:
@@ -108,5 +124,5 @@ async def test_a_reader_never_skips_an_event_that_commits_late(store: EventStore
     release.set()
     await asyncio.gather(t1, t2)
     later = await store.read_all(last_seen)
-    assert [e.stream_id for e in later][0] == "late-1"
+    assert later[0].stream_id == "late-1"
     assert len(later) == 2 and later[0].position < later[1].position  # type: ignore[operator]

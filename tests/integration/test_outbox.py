@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
@@ -12,15 +13,15 @@ from collections.abc import AsyncIterator
 import nats
 import psycopg
 import pytest
-from nats.aio.client import Client
-from nats.js.api import StreamInfo
-
 from common import db, jetstream
 from common.devstack import NatsServer
 from common.eventstore import EventStore
 from common.relay import OutboxRelay
-from contracts import subjects
+from nats.aio.client import Client
+from nats.js.api import StreamInfo
+
 from contracts import events as ev
+from contracts import subjects
 from tests.integration.helpers import project_created
 
 pytestmark = pytest.mark.integration
@@ -31,10 +32,8 @@ async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
     client = await nats.connect(nats_server.url)
     js = client.jetstream()
     for name in (subjects.EVENTS_STREAM, subjects.COMMANDS_STREAM):
-        try:
+        with contextlib.suppress(Exception):  # absent on first use
             await js.delete_stream(name)
-        except Exception:  # noqa: S110  (absent on first use)
-            pass
     await jetstream.ensure_streams(js)
     yield client
     await client.drain()
@@ -49,7 +48,9 @@ async def test_event_committed_by_a_process_killed_before_publishing_still_reach
 ) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.append_then_hang", database_url],
-        stdout=subprocess.PIPE, text=True, cwd=str(repo_root),
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(repo_root),
     )
     assert proc.stdout is not None
     event_id = proc.stdout.readline().strip()
@@ -59,7 +60,9 @@ async def test_event_committed_by_a_process_killed_before_publishing_still_reach
 
     sub = await nc.jetstream().subscribe(subjects.EVENTS_SUBJECTS, ordered_consumer=True)
     stop = asyncio.Event()
-    relay = asyncio.create_task(OutboxRelay(db.psycopg_dsn(database_url), nc.jetstream(), poll_s=0.1).run(stop))
+    relay = asyncio.create_task(
+        OutboxRelay(db.psycopg_dsn(database_url), nc.jetstream(), poll_s=0.1).run(stop)
+    )
     try:
         msg = await sub.next_msg(timeout=10)
     finally:
@@ -76,7 +79,9 @@ async def test_relay_dying_after_publish_before_delete_delivers_once(
     for _ in range(3):
         event = project_created()
         async with store.transaction() as tx:
-            await tx.append(ev.project_stream(event.project_id), [event], expected_version=0, correlation_id=uuid.uuid4())
+            await tx.append(
+                ev.project_stream(event.project_id), [event], expected_version=0, correlation_id=uuid.uuid4()
+            )
     relay = OutboxRelay(db.psycopg_dsn(database_url), nc.jetstream())
     async with await psycopg.AsyncConnection.connect(db.psycopg_dsn(database_url)) as conn:
         assert await relay.drain_once(conn) == 3
@@ -95,8 +100,12 @@ async def test_only_one_relay_leads(database_url: str, store: EventStore, nc: Cl
         for _ in range(20):
             event = project_created()
             async with store.transaction() as tx:
-                await tx.append(ev.project_stream(event.project_id), [event], expected_version=0,
-                                correlation_id=uuid.uuid4())
+                await tx.append(
+                    ev.project_stream(event.project_id),
+                    [event],
+                    expected_version=0,
+                    correlation_id=uuid.uuid4(),
+                )
         for _ in range(100):
             if sum(r.published for r in relays) >= 20:
                 break

@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from common.domain import jobs
+
 from contracts import events as ev
 
 pytestmark = pytest.mark.unit
@@ -16,8 +16,14 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def created() -> ev.JobCreated:
-    return ev.JobCreated(job_id=JOB, project_id=PROJECT, job_type="process_projectfile",
-                         created_by="alice", created_by_id=1, reason="test")
+    return ev.JobCreated(
+        job_id=JOB,
+        project_id=PROJECT,
+        job_type="process_projectfile",
+        created_by="alice",
+        created_by_id=1,
+        reason="test",
+    )
 
 
 def at(n: int) -> datetime:
@@ -31,7 +37,10 @@ def test_happy_path() -> None:
         (ev.JobStarted(job_id=JOB, project_id=PROJECT, runner_id="r1"), at(2)),
         (ev.JobStepChanged(job_id=JOB, project_id=PROJECT, step_id="s", name="S", stage="started"), at(3)),
         (ev.JobStepChanged(job_id=JOB, project_id=PROJECT, step_id="s", name="S", stage="finished"), at(4)),
-        (ev.JobFinished(job_id=JOB, project_id=PROJECT, job_type="process_projectfile", feedback={"x": 1}), at(5)),
+        (
+            ev.JobFinished(job_id=JOB, project_id=PROJECT, job_type="process_projectfile", feedback={"x": 1}),
+            at(5),
+        ),
     ]
     job = jobs.fold(history)
     assert job is not None
@@ -46,10 +55,21 @@ def test_happy_path() -> None:
     [
         ([], "pending"),
         ([ev.JobQueued(job_id=JOB, project_id=PROJECT)], "queued"),
-        ([ev.JobQueued(job_id=JOB, project_id=PROJECT),
-          ev.JobStarted(job_id=JOB, project_id=PROJECT, runner_id="r")], "started"),
-        ([ev.JobFailed(job_id=JOB, project_id=PROJECT, job_type="package", error="e", error_type="T",
-                       feedback={})], "failed"),
+        (
+            [
+                ev.JobQueued(job_id=JOB, project_id=PROJECT),
+                ev.JobStarted(job_id=JOB, project_id=PROJECT, runner_id="r"),
+            ],
+            "started",
+        ),
+        (
+            [
+                ev.JobFailed(
+                    job_id=JOB, project_id=PROJECT, job_type="package", error="e", error_type="T", feedback={}
+                )
+            ],
+            "failed",
+        ),
     ],
 )
 def test_status_after(events: list[ev.JobQueued], status: str) -> None:

@@ -4,7 +4,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from common import jobtokens
 
 pytestmark = pytest.mark.unit

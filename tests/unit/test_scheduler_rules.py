@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from scheduler.domain.rules import JobView, ProjectView, next_to_dispatch, on_file_uploaded
 
 from contracts import events as ev
-from scheduler.domain.rules import JobView, ProjectView, next_to_dispatch, on_file_uploaded
 
 pytestmark = pytest.mark.unit
 PID = uuid.uuid4()
@@ -16,8 +16,16 @@ PID = uuid.uuid4()
 
 def upload(path: str, *, attachment: bool = False) -> ev.FileUploaded:
     return ev.FileUploaded(
-        project_id=PID, path=path, version_id=uuid.uuid4(), blob_key="k", size=1, md5sum="m", sha256="s",
-        uploaded_by="alice", uploaded_at=datetime(2026, 1, 1, tzinfo=UTC), is_attachment=attachment,
+        project_id=PID,
+        path=path,
+        version_id=uuid.uuid4(),
+        blob_key="k",
+        size=1,
+        md5sum="m",
+        sha256="s",
+        uploaded_by="alice",
+        uploaded_at=datetime(2026, 1, 1, tzinfo=UTC),
+        is_attachment=attachment,
         is_project_file=path.lower().endswith((".qgs", ".qgz")),
     )
 
@@ -32,7 +40,11 @@ def job(status: str, n: int, job_type: str = "process_projectfile") -> JobView:
 
 def test_project_file_upload_triggers_processing() -> None:
     [created] = on_file_uploaded(project(), upload("project.qgs"), uuid.uuid4(), 7)
-    assert (created.job_type, created.created_by, created.created_by_id) == ("process_projectfile", "alice", 7)
+    assert (created.job_type, created.created_by, created.created_by_id) == (
+        "process_projectfile",
+        "alice",
+        7,
+    )
 
 
 def test_data_file_before_any_project_file_triggers_nothing() -> None:

@@ -11,11 +11,10 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from common.clock import Clock
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-
-from common.clock import Clock
 
 TOKEN_LENGTH = 100
 TOKEN_ALPHABET = string.ascii_letters + string.digits
@@ -75,7 +74,9 @@ class Accounts:
         self._expiry = token_expiry
         self._hasher = PasswordHasher()
 
-    async def create_user(self, username: str, password: str, email: str = "", is_staff: bool = False) -> User:
+    async def create_user(
+        self, username: str, password: str, email: str = "", is_staff: bool = False
+    ) -> User:
         if not USERNAME_RE.match(username):
             raise InvalidUsername(username)
         try:
@@ -97,7 +98,8 @@ class Accounts:
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
-                    text(f"SELECT {_USER_COLUMNS} FROM users WHERE lower(username) = lower(:u)"), {"u": username}
+                    text(f"SELECT {_USER_COLUMNS} FROM users WHERE lower(username) = lower(:u)"),
+                    {"u": username},
                 )
             ).first()
         return None if row is None else User(**row._mapping)
@@ -156,7 +158,8 @@ class Accounts:
                     text(
                         "UPDATE auth_tokens t SET last_used_at = :now FROM users u"
                         " WHERE t.key_hash = :h AND t.expires_at > :now AND u.id = t.user_id AND u.is_active"
-                        " RETURNING u.id, u.username, u.email, u.first_name, u.last_name, u.is_staff, u.is_active"
+                        " RETURNING u.id, u.username, u.email, u.first_name, u.last_name, u.is_staff,"
+                        " u.is_active"
                     ),
                     {"now": now, "h": hash_token(key)},
                 )

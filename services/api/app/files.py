@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from common.clock import new_id
 from sqlalchemy import text
 from starlette.datastructures import UploadFile
+from storage.domain.digests import Digester
+from storage.ports import CHUNK
 
 from api.app import projects
 from api.auth import Principal
 from api.context import Services
 from api.errors import MultipleProjects, ObjectNotFound, ValidationError
-from common.clock import new_id
 from contracts import events as ev
-from storage.domain.digests import Digester
-from storage.ports import CHUNK
 
 MAX_PATH = 1024
 PROJECT_EXTENSIONS = (".qgs", ".qgz")
@@ -30,7 +30,9 @@ def clean_path(raw: str) -> str:
     if not raw or len(raw) > MAX_PATH or "\x00" in raw or "\\" in raw:
         raise ValidationError("Invalid file path: empty, too long, or with a backslash or NUL.")
     if raw.startswith("/") or any(part in ("", ".", "..") for part in raw.split("/")):
-        raise ValidationError(f"Invalid file path {raw!r}: only relative paths inside the project are allowed.")
+        raise ValidationError(
+            f"Invalid file path {raw!r}: only relative paths inside the project are allowed."
+        )
     return posixpath.normpath(raw)
 
 
@@ -61,7 +63,9 @@ async def store_upload(
             if current is None:
                 raise ObjectNotFound("The project was deleted during the upload.")
             if is_project_file(path) and current["project_file"] and current["project_file"] != path:
-                raise MultipleProjects(f"The project already has the project file {current['project_file']!r}.")
+                raise MultipleProjects(
+                    f"The project already has the project file {current['project_file']!r}."
+                )
             event = ev.FileUploaded(
                 project_id=project["id"],
                 path=path,
@@ -75,7 +79,9 @@ async def store_upload(
                 is_attachment=projects.is_attachment(path, projects.attachment_dirs(current)),
                 is_project_file=is_project_file(path),
             )
-            await tx.append(ev.project_stream(project["id"]), [event], expected_version=None, correlation_id=new_id())
+            await tx.append(
+                ev.project_stream(project["id"]), [event], expected_version=None, correlation_id=new_id()
+            )
     except BaseException:
         await svc.blobs.delete(blob_key)
         raise

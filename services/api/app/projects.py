@@ -8,14 +8,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from common.clock import new_id
+from common.eventstore import ProjectionConflict
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import Principal
 from api.context import Services
 from api.errors import ObjectNotFound, PermissionDenied, ProjectAlreadyExists, ValidationError
-from common.clock import new_id
-from common.eventstore import ProjectionConflict
 from contracts import events as ev
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]+$")
@@ -25,7 +25,8 @@ ROLE_RANK = {"reader": 1, "reporter": 2, "editor": 3, "manager": 4, "admin": 5}
 _PROJECT_COLUMNS = (
     "p.id, p.name, p.owner, p.description, p.is_public, p.created_at, p.updated_at, p.project_file,"
     " p.project_details, p.data_last_updated_at, p.data_last_packaged_at,"
-    " EXISTS (SELECT 1 FROM rm_jobs j WHERE j.project_id = p.id AND j.status IN ('queued', 'started')) AS busy,"
+    " EXISTS (SELECT 1 FROM rm_jobs j WHERE j.project_id = p.id"
+    " AND j.status IN ('queued', 'started')) AS busy,"
     " (SELECT coalesce(sum(f.size), 0) FROM rm_files f WHERE f.project_id = p.id) AS file_storage_bytes"
 )
 
@@ -58,12 +59,16 @@ def parse_uuid(value: str, what: str = "project") -> UUID:
 
 async def load(conn: AsyncConnection, project_id: UUID) -> dict[str, Any] | None:
     row = (
-        await conn.execute(text(f"SELECT {_PROJECT_COLUMNS} FROM rm_projects p WHERE p.id = :id"), {"id": project_id})
+        await conn.execute(
+            text(f"SELECT {_PROJECT_COLUMNS} FROM rm_projects p WHERE p.id = :id"), {"id": project_id}
+        )
     ).first()
     return None if row is None else dict(row._mapping)
 
 
-async def authorize(svc: Services, principal: Principal, project_id: str, needed: str) -> tuple[dict[str, Any], Access]:
+async def authorize(
+    svc: Services, principal: Principal, project_id: str, needed: str
+) -> tuple[dict[str, Any], Access]:
     """The project and the caller's access, or 404 (unknown) / 403 (role too low)."""
     pid = parse_uuid(project_id)
     async with svc.engine.connect() as conn:
@@ -145,7 +150,8 @@ async def list_visible(svc: Services, principal: Principal, include_public: bool
     async with svc.engine.connect() as conn:
         rows = await conn.execute(
             text(
-                f"SELECT {_PROJECT_COLUMNS} FROM rm_projects p WHERE {clause} ORDER BY lower(p.owner), lower(p.name)"
+                f"SELECT {_PROJECT_COLUMNS} FROM rm_projects p WHERE {clause}"
+                " ORDER BY lower(p.owner), lower(p.name)"
             ),
             {"me": principal.username},
         )
@@ -155,7 +161,9 @@ async def list_visible(svc: Services, principal: Principal, include_public: bool
 async def create(svc: Services, principal: Principal, fields: dict[str, Any], is_public: bool) -> UUID:
     name = str(fields.get("name") or "")
     if not NAME_RE.match(name):
-        raise ValidationError("name: only letters, digits, '-', '_' and '.' are allowed, and it may not be empty.")
+        raise ValidationError(
+            "name: only letters, digits, '-', '_' and '.' are allowed, and it may not be empty."
+        )
     owner = str(fields.get("owner") or principal.username)
     if owner.lower() != principal.username.lower():
         raise PermissionDenied(f"You cannot create projects for {owner!r}.")
@@ -170,7 +178,9 @@ async def create(svc: Services, principal: Principal, fields: dict[str, Any], is
     )
     try:
         async with svc.store.transaction() as tx:
-            await tx.append(ev.project_stream(project_id), [event], expected_version=0, correlation_id=new_id())
+            await tx.append(
+                ev.project_stream(project_id), [event], expected_version=0, correlation_id=new_id()
+            )
     except ProjectionConflict as exc:
         raise ProjectAlreadyExists(f"A project named {name!r} already exists for {owner}.") from exc
     return project_id

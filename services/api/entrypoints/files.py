@@ -20,7 +20,9 @@ RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 @router.get("/files/{project_id}/")
-async def list_files(request: Request, project_id: str, principal: CurrentPrincipal, svc: Svc) -> CompactJSONResponse:
+async def list_files(
+    request: Request, project_id: str, principal: CurrentPrincipal, svc: Svc
+) -> CompactJSONResponse:
     project, _ = await projects.authorize(svc, principal, project_id, "reader")
     skip = as_bool(request.query_params.get("skip_metadata"), "skip_metadata")
     items = await files.versions(svc, project["id"])
@@ -55,7 +57,10 @@ async def download_file(
     clean = files.clean_path(path.removesuffix("/"))
     history = await files.versions(svc, project["id"], clean)
     wanted = request.query_params.get("version")
-    chosen = next((v for v in history if str(v.version_id) == wanted), None) if wanted else (history or [None])[0]
+    if wanted:
+        chosen = next((v for v in history if str(v.version_id) == wanted), None)
+    else:
+        chosen = history[0] if history else None
     if chosen is None:
         raise ObjectNotFound(f"No file {clean!r} in this project.")
     headers = {
@@ -68,13 +73,18 @@ async def download_file(
     range_header = request.headers.get("range")
     if range_header is None:
         headers["Content-Length"] = str(chosen.size)
-        return StreamingResponse(_stream(svc, chosen.blob_key, 0, None), headers=headers,
-                                 media_type="application/octet-stream")
+        return StreamingResponse(
+            _stream(svc, chosen.blob_key, 0, None), headers=headers, media_type="application/octet-stream"
+        )
     start, end = parse_range(range_header, chosen.size)
     headers["Content-Range"] = f"bytes {start}-{end}/{chosen.size}"
     headers["Content-Length"] = str(end - start + 1)
-    return StreamingResponse(_stream(svc, chosen.blob_key, start, end), status_code=206, headers=headers,
-                             media_type="application/octet-stream")
+    return StreamingResponse(
+        _stream(svc, chosen.blob_key, start, end),
+        status_code=206,
+        headers=headers,
+        media_type="application/octet-stream",
+    )
 
 
 def parse_range(header: str, size: int) -> tuple[int, int]:

@@ -68,7 +68,9 @@ async def get_job(job_id: str, principal: CurrentPrincipal, svc: Svc) -> Compact
     jid = projects.parse_uuid(job_id, "job")
     async with svc.engine.connect() as conn:
         row = (
-            await conn.execute(text(f"SELECT {_COLUMNS}, feedback, output, steps FROM rm_jobs WHERE id = :id"), {"id": jid})
+            await conn.execute(
+                text(f"SELECT {_COLUMNS}, feedback, output, steps FROM rm_jobs WHERE id = :id"), {"id": jid}
+            )
         ).first()
     if row is None:
         raise ObjectNotFound(f"No job with id {job_id}.")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.app import projects
-from api.auth import CurrentPrincipal, CurrentUser, Svc
+from api.auth import CurrentPrincipal, CurrentUser, Principal, Svc
 from api.http import CompactJSONResponse, as_bool, paginate, read_body
-from api.auth import Principal
 
 router = APIRouter()
 
@@ -29,7 +28,9 @@ async def list_projects(request: Request, user: CurrentUser, svc: Svc) -> Compac
     ordering = query.get("ordering")
     if ordering and ordering.lstrip("-") in ("owner", "name", "created_at"):
         key = ordering.lstrip("-")
-        rows.sort(key=lambda r: r[key].lower() if isinstance(r[key], str) else r[key], reverse=ordering[0] == "-")
+        rows.sort(
+            key=lambda r: r[key].lower() if isinstance(r[key], str) else r[key], reverse=ordering[0] == "-"
+        )
     items = []
     for row in rows:
         access = projects.access_for(principal, row)

@@ -60,7 +60,7 @@ def create(event: ev.JobCreated, at: datetime) -> Job:
     )
 
 
-def evolve(job: Job | None, event: EventData, at: datetime) -> Job:
+def evolve(job: Job | None, event: EventData, at: datetime) -> Job:  # noqa: PLR0911  (one case per event)
     """The job after ``event`` happened at ``at``. Pure; the only place job status changes."""
     if isinstance(event, ev.JobCreated):
         return create(event, at)

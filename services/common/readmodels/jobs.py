@@ -21,7 +21,7 @@ COLUMNS = (
 
 class JobsProjection:
     name = "jobs"
-    tables = ("rm_jobs",)
+    tables: tuple[str, ...] = ("rm_jobs",)
 
     async def apply(self, conn: AsyncConnection, env: Envelope, event: EventData) -> None:
         if not env.event_type.startswith("job."):
@@ -29,13 +29,19 @@ class JobsProjection:
         if isinstance(event, ev.JobLogged):
             await conn.execute(
                 text("UPDATE rm_jobs SET output = output || :t, updated_at = :at WHERE id = :id"),
-                {"t": "".join(line + "\n" for line in event.lines), "at": env.occurred_at, "id": event.job_id},
+                {
+                    "t": "".join(line + "\n" for line in event.lines),
+                    "at": env.occurred_at,
+                    "id": event.job_id,
+                },
             )
             return
         if isinstance(event, ev.JobCreated):
             await _insert(conn, jobs.create(event, env.occurred_at), env.position or 0)
             return
-        current = await load(conn, getattr(event, "job_id"))
+        if not isinstance(event, ev.JobEvent):
+            return
+        current = await load(conn, event.job_id)
         await _update(conn, jobs.evolve(current, event, env.occurred_at))
 
 

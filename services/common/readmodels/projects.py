@@ -13,7 +13,7 @@ from contracts.base import Envelope, EventData
 
 class ProjectsProjection:
     name = "projects"
-    tables = ("rm_projects", "rm_files")
+    tables: tuple[str, ...] = ("rm_projects", "rm_files")
 
     async def apply(self, conn: AsyncConnection, env: Envelope, event: EventData) -> None:
         at = env.occurred_at
@@ -25,12 +25,19 @@ class ProjectsProjection:
                         " created_at, updated_at) VALUES (:id, :name, :owner, :d, :p, :by, :at, :at)"
                     ),
                     {
-                        "id": event.project_id, "name": event.name, "owner": event.owner,
-                        "d": event.description, "p": event.is_public, "by": event.created_by, "at": at,
+                        "id": event.project_id,
+                        "name": event.name,
+                        "owner": event.owner,
+                        "d": event.description,
+                        "p": event.is_public,
+                        "by": event.created_by,
+                        "at": at,
                     },
                 )
             case ev.ProjectDeleted():
-                await conn.execute(text("DELETE FROM rm_files WHERE project_id = :id"), {"id": event.project_id})
+                await conn.execute(
+                    text("DELETE FROM rm_files WHERE project_id = :id"), {"id": event.project_id}
+                )
                 await conn.execute(text("DELETE FROM rm_projects WHERE id = :id"), {"id": event.project_id})
             case ev.FileUploaded():
                 await _file_uploaded(conn, env, event)
@@ -48,9 +55,16 @@ async def _file_uploaded(conn: AsyncConnection, env: Envelope, event: ev.FileUpl
             " uploaded_by, uploaded_at) VALUES (:pid, :path, :vid, :pos, :key, :size, :md5, :sha, :by, :at)"
         ),
         {
-            "pid": event.project_id, "path": event.path, "vid": event.version_id, "pos": env.position,
-            "key": event.blob_key, "size": event.size, "md5": event.md5sum, "sha": event.sha256,
-            "by": event.uploaded_by, "at": event.uploaded_at,
+            "pid": event.project_id,
+            "path": event.path,
+            "vid": event.version_id,
+            "pos": env.position,
+            "key": event.blob_key,
+            "size": event.size,
+            "md5": event.md5sum,
+            "sha": event.sha256,
+            "by": event.uploaded_by,
+            "at": event.uploaded_at,
         },
     )
     await conn.execute(
@@ -67,5 +81,3 @@ async def _set_details(conn: AsyncConnection, project_id: object, details: objec
         text("UPDATE rm_projects SET project_details = CAST(:d AS jsonb), updated_at = :at WHERE id = :id"),
         {"d": None if details is None else json.dumps(details), "at": at, "id": project_id},
     )
-
-

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from common import logging
+
 from runner.ports import ExecutionResult, OnMessage, WorkerSpec
 
 log = logging.get("runner.local")
@@ -46,9 +47,17 @@ class LocalExecutor:
                 "PYTHONUNBUFFERED": "1",
             }
             proc = await asyncio.create_subprocess_exec(
-                self._python, "-m", "runner.worker", "run",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                env=env, cwd=tmp, start_new_session=True, limit=16 * 1024 * 1024,
+                self._python,
+                "-m",
+                "runner.worker",
+                "run",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                cwd=tmp,
+                start_new_session=True,
+                limit=16 * 1024 * 1024,
             )
             assert proc.stdin is not None
             proc.stdin.write(json.dumps(spec.stdin_json()).encode() + b"\n")
@@ -75,7 +84,9 @@ class LocalExecutor:
 
             timed_out = False
             try:
-                await asyncio.wait_for(asyncio.gather(read_stdout(), read_stderr(), proc.wait()), spec.timeout_s)
+                await asyncio.wait_for(
+                    asyncio.gather(read_stdout(), read_stderr(), proc.wait()), spec.timeout_s
+                )
             except TimeoutError:
                 timed_out = True
                 _kill_group(proc.pid)

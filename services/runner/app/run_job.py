@@ -12,11 +12,11 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-
 from common import jobtokens, logging
 from common.clock import Clock, new_id
 from common.domain import jobs
 from common.eventstore import ConcurrencyError, EventStore
+
 from contracts import codec, commands
 from contracts import events as ev
 from contracts.base import EventData
@@ -55,12 +55,19 @@ class JobRunner:
             timeout = self._timeouts.get(cmd.job_type, 600.0)
             token = jobtokens.mint(
                 self._secret,
-                jobtokens.JobClaims(cmd.job_id, cmd.project_id, self._clock.now() + timedelta(seconds=timeout + 60)),
+                jobtokens.JobClaims(
+                    cmd.job_id, cmd.project_id, self._clock.now() + timedelta(seconds=timeout + 60)
+                ),
             )
             spec = WorkerSpec(
-                job_id=str(cmd.job_id), job_type=cmd.job_type, project_id=str(cmd.project_id),
-                project_file=cmd.project_file, api_url=self._api_url, token=token,
-                params=dict(cmd.params), timeout_s=timeout,
+                job_id=str(cmd.job_id),
+                job_type=cmd.job_type,
+                project_id=str(cmd.project_id),
+                project_file=cmd.project_file,
+                api_url=self._api_url,
+                token=token,
+                params=dict(cmd.params),
+                timeout_s=timeout,
             )
             sink = _EventSink(self._store, cmd, correlation_id, self._flush_s)
             flusher = asyncio.create_task(sink.flush_forever())
@@ -84,7 +91,8 @@ class JobRunner:
                 await tx.append(
                     ev.job_stream(cmd.job_id),
                     [ev.JobStarted(job_id=cmd.job_id, project_id=cmd.project_id, runner_id=self._runner_id)],
-                    expected_version=len(history), correlation_id=correlation_id,
+                    expected_version=len(history),
+                    correlation_id=correlation_id,
                 )
             except ConcurrencyError:
                 log.info("job_claimed_elsewhere", action="claim")
@@ -93,27 +101,50 @@ class JobRunner:
         return True
 
     async def _record_end(
-        self, cmd: commands.RunJob, correlation_id: UUID, result: ExecutionResult, timeout: float
+        self, cmd: commands.RunJob, correlation_id: UUID, result: ExecutionResult, timeout_s: float
     ) -> None:
         feedback: dict[str, Any] = dict(result.feedback or {})
         feedback["container_exit_code"] = result.exit_code
         end: EventData
         if result.timed_out:
-            message = f"Timeout error! The job failed to finish within {int(timeout)} seconds."
+            message = f"Timeout error! The job failed to finish within {int(timeout_s)} seconds."
             feedback.update(error=message, error_type="TIMEOUT", error_origin="runner")
-            end = ev.JobFailed(job_id=cmd.job_id, project_id=cmd.project_id, job_type=cmd.job_type,
-                               error=message, error_type="TIMEOUT", feedback=feedback, exit_code=result.exit_code)
+            end = ev.JobFailed(
+                job_id=cmd.job_id,
+                project_id=cmd.project_id,
+                job_type=cmd.job_type,
+                error=message,
+                error_type="TIMEOUT",
+                feedback=feedback,
+                exit_code=result.exit_code,
+            )
         elif result.exit_code == 0 and result.feedback is not None and not feedback.get("error"):
-            end = ev.JobFinished(job_id=cmd.job_id, project_id=cmd.project_id, job_type=cmd.job_type,
-                                 feedback=feedback, exit_code=0)
+            end = ev.JobFinished(
+                job_id=cmd.job_id,
+                project_id=cmd.project_id,
+                job_type=cmd.job_type,
+                feedback=feedback,
+                exit_code=0,
+            )
         else:
             message = str(feedback.get("error") or f"The worker crashed with exit code {result.exit_code}.")
             error_type = str(feedback.get("error_type") or "WORKER_CRASH")
-            feedback.update(error=message, error_type=error_type, error_origin=feedback.get("error_origin", "container"))
-            end = ev.JobFailed(job_id=cmd.job_id, project_id=cmd.project_id, job_type=cmd.job_type,
-                               error=message, error_type=error_type, feedback=feedback, exit_code=result.exit_code)
+            feedback.update(
+                error=message, error_type=error_type, error_origin=feedback.get("error_origin", "container")
+            )
+            end = ev.JobFailed(
+                job_id=cmd.job_id,
+                project_id=cmd.project_id,
+                job_type=cmd.job_type,
+                error=message,
+                error_type=error_type,
+                feedback=feedback,
+                exit_code=result.exit_code,
+            )
         async with self._store.transaction() as tx:
-            await tx.append(ev.job_stream(cmd.job_id), [end], expected_version=None, correlation_id=correlation_id)
+            await tx.append(
+                ev.job_stream(cmd.job_id), [end], expected_version=None, correlation_id=correlation_id
+            )
         log.info("job_ended", action="end", outcome=end.TYPE, exit_code=result.exit_code)
 
 
@@ -132,8 +163,10 @@ class _EventSink:
         if message.get("kind") == "step" and message.get("stage") in ("started", "finished", "failed"):
             await self.flush(
                 ev.JobStepChanged(
-                    job_id=self._cmd.job_id, project_id=self._cmd.project_id,
-                    step_id=str(message.get("step_id")), name=str(message.get("name", "")),
+                    job_id=self._cmd.job_id,
+                    project_id=self._cmd.project_id,
+                    step_id=str(message.get("step_id")),
+                    name=str(message.get("name", "")),
                     stage=message["stage"],
                 )
             )
@@ -146,7 +179,9 @@ class _EventSink:
         async with self._lock:
             batch: list[EventData] = []
             if self._lines:
-                batch.append(ev.JobLogged(job_id=self._cmd.job_id, project_id=self._cmd.project_id, lines=self._lines))
+                batch.append(
+                    ev.JobLogged(job_id=self._cmd.job_id, project_id=self._cmd.project_id, lines=self._lines)
+                )
                 self._lines = []
             if extra is not None:
                 batch.append(extra)
@@ -154,8 +189,11 @@ class _EventSink:
                 return
             async with self._store.transaction() as tx:
                 await tx.append(
-                    ev.job_stream(self._cmd.job_id), batch, expected_version=None,
-                    correlation_id=self._correlation_id, event_ids=[new_id() for _ in batch],
+                    ev.job_stream(self._cmd.job_id),
+                    batch,
+                    expected_version=None,
+                    correlation_id=self._correlation_id,
+                    event_ids=[new_id() for _ in batch],
                 )
 
     async def flush_forever(self) -> None:

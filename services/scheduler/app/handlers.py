@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from common import logging
 from common.clock import new_id
 from common.eventstore import EventStore, Transaction
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from contracts import codec, commands
 from contracts import events as ev
 from contracts.base import Envelope
@@ -48,7 +48,8 @@ class Scheduler:
             rows = await conn.execute(
                 text(
                     "SELECT DISTINCT project_id FROM rm_jobs p WHERE status = 'pending' AND NOT EXISTS"
-                    " (SELECT 1 FROM rm_jobs a WHERE a.project_id = p.project_id AND a.status IN ('queued', 'started'))"
+                    " (SELECT 1 FROM rm_jobs a WHERE a.project_id = p.project_id"
+                    " AND a.status IN ('queued', 'started'))"
                 )
             )
             project_ids = [row[0] for row in rows]
@@ -65,11 +66,20 @@ class Scheduler:
         user_id = await _user_id(tx.conn, upload.uploaded_by)
         for created in rules.on_file_uploaded(project, upload, new_id(), user_id):
             await tx.append(
-                ev.job_stream(created.job_id), [created], expected_version=0,
-                correlation_id=env.correlation_id, causation_id=env.event_id,
+                ev.job_stream(created.job_id),
+                [created],
+                expected_version=0,
+                correlation_id=env.correlation_id,
+                causation_id=env.event_id,
             )
-            log.info("job_created", action="create_job", job_id=str(created.job_id),
-                     project_id=str(created.project_id), job_type=created.job_type, reason=created.reason)
+            log.info(
+                "job_created",
+                action="create_job",
+                job_id=str(created.job_id),
+                project_id=str(created.project_id),
+                job_type=created.job_type,
+                reason=created.reason,
+            )
 
     async def dispatch(self, tx: Transaction, project_id: UUID, cause: Envelope | None) -> int:
         project = await _project_view(tx.conn, project_id)
@@ -78,22 +88,33 @@ class Scheduler:
         job = rules.next_to_dispatch(project)
         if job is None:
             return 0
-        row = (await tx.conn.execute(
-            text("SELECT created_by, params FROM rm_jobs WHERE id = :id"), {"id": job.id}
-        )).one()
+        row = (
+            await tx.conn.execute(
+                text("SELECT created_by, params FROM rm_jobs WHERE id = :id"), {"id": job.id}
+            )
+        ).one()
         correlation_id = cause.correlation_id if cause else new_id()
         queued_id = new_id()
         await tx.append(
-            ev.job_stream(job.id), [ev.JobQueued(job_id=job.id, project_id=project_id)],
-            expected_version=None, correlation_id=correlation_id,
-            causation_id=cause.event_id if cause else None, event_ids=[queued_id],
+            ev.job_stream(job.id),
+            [ev.JobQueued(job_id=job.id, project_id=project_id)],
+            expected_version=None,
+            correlation_id=correlation_id,
+            causation_id=cause.event_id if cause else None,
+            event_ids=[queued_id],
         )
         await tx.send(
             commands.RunJob(
-                job_id=job.id, project_id=project_id, job_type=job.type,  # type: ignore[arg-type]
-                project_file=project.project_file, created_by=row.created_by, params=row.params,
+                job_id=job.id,
+                project_id=project_id,
+                job_type=job.type,  # type: ignore[arg-type]
+                project_file=project.project_file,
+                created_by=row.created_by,
+                params=row.params,
             ),
-            correlation_id=correlation_id, causation_id=queued_id, command_id=queued_id,
+            correlation_id=correlation_id,
+            causation_id=queued_id,
+            command_id=queued_id,
         )
         log.info("job_queued", action="dispatch", job_id=str(job.id), project_id=str(project_id))
         return 1
@@ -114,9 +135,11 @@ async def _first_time(conn: AsyncConnection, message_id: UUID) -> bool:
 
 
 async def _project_view(conn: AsyncConnection, project_id: UUID) -> rules.ProjectView | None:
-    project = (await conn.execute(
-        text("SELECT id, project_file FROM rm_projects WHERE id = :id"), {"id": project_id}
-    )).first()
+    project = (
+        await conn.execute(
+            text("SELECT id, project_file FROM rm_projects WHERE id = :id"), {"id": project_id}
+        )
+    ).first()
     if project is None:
         return None
     rows = await conn.execute(
@@ -131,5 +154,7 @@ async def _project_view(conn: AsyncConnection, project_id: UUID) -> rules.Projec
 
 
 async def _user_id(conn: AsyncConnection, username: str) -> int:
-    row = (await conn.execute(text("SELECT id FROM users WHERE lower(username) = lower(:u)"), {"u": username})).first()
+    row = (
+        await conn.execute(text("SELECT id FROM users WHERE lower(username) = lower(:u)"), {"u": username})
+    ).first()
     return int(row[0]) if row else 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from common.domain.jobs import ACTIVE, WAITING
+
 from contracts import events as ev
 
 

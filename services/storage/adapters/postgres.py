@@ -50,7 +50,9 @@ class PostgresBlobStore:
             while offset <= last:
                 length = min(CHUNK, last - offset + 1)
                 data = (
-                    await conn.execute(text("SELECT lo_get(:o, :off, :len)"), {"o": oid, "off": offset, "len": length})
+                    await conn.execute(
+                        text("SELECT lo_get(:o, :off, :len)"), {"o": oid, "off": offset, "len": length}
+                    )
                 ).scalar_one()
                 await conn.rollback()  # end the implicit transaction: no snapshot held between chunks
                 yield bytes(data)
@@ -58,7 +60,9 @@ class PostgresBlobStore:
 
     async def delete(self, key: str) -> None:
         async with self._engine.begin() as conn:
-            row = (await conn.execute(text("DELETE FROM blobs WHERE key = :k RETURNING oid"), {"k": key})).first()
+            row = (
+                await conn.execute(text("DELETE FROM blobs WHERE key = :k RETURNING oid"), {"k": key})
+            ).first()
             if row is not None:
                 await conn.execute(text("SELECT lo_unlink(:o)"), {"o": row[0]})
 

@@ -1,4 +1,4 @@
-"""Content digests computed while a blob streams through: S3-style ETag (QField/SDK ``md5sum``) and SHA-256."""
+"""Digests computed while a blob streams through: the S3-style ETag (``md5sum``) and SHA-256."""
 
 from __future__ import annotations
 

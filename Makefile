@@ -1,0 +1,39 @@
+# The few commands a newcomer needs. `make up` runs the stack; `make test` runs every test tier.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test lint typecheck unit bench system-deps venv clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+system-deps:
+	@bash infra/scripts/system-deps.sh
+
+## up: install what is missing, then run the whole stack on 127.0.0.1 (Ctrl-C stops it)
+up: system-deps venv
+	$(BIN)/outpost up
+
+## test: lint, type-check, then every test tier this machine can run
+test: system-deps venv lint typecheck
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+## unit: the pure tests only (milliseconds)
+unit: venv
+	$(BIN)/pytest -m unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
