@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from common import db, migrate
 from common.clock import SystemClock
 from common.devstack import NatsServer, PostgresServer
 from common.eventstore import EventStore
 from common.readmodels import all_projections
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 TEMPLATE = "outpost_template"
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uvicorn
-from common import logging
 
 from api.bootstrap import create_app
 from api.settings import ApiSettings
+from common import logging
 
 
 def main() -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from common import jobtokens
 from fastapi import Depends, Request
 from sqlalchemy import text
 
 from api.adapters.accounts import User
 from api.context import Services, services
 from api.errors import NotAuthenticated, PermissionDenied, TokenAuthenticationFailed
+from common import jobtokens
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,20 @@ async def principal(principal: Annotated[Principal | None, Depends(optional_prin
     return principal
 
 
-async def user_principal(principal: Annotated[Principal, Depends(principal)]) -> User:
+async def person(principal: Annotated[Principal, Depends(principal)]) -> Principal:
     """Endpoints for people only: a job token gets 403 here, it is not a user session."""
     if principal.user is None:
         raise PermissionDenied("Job tokens are accepted only on their project's files.")
+    return principal
+
+
+async def user_principal(principal: Annotated[Principal, Depends(person)]) -> User:
+    assert principal.user is not None
     return principal.user
 
 
-CurrentPrincipal = Annotated[Principal, Depends(principal)]
+CurrentPrincipal = Annotated[Principal, Depends(person)]
+PersonOrJob = Annotated[Principal, Depends(principal)]
 CurrentUser = Annotated[User, Depends(user_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 Svc = Annotated[Services, Depends(services)]

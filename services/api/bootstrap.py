@@ -8,16 +8,9 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import nats
-from common import db, jetstream, logging
-from common.clock import SystemClock
-from common.eventstore import EventStore
-from common.readmodels import all_projections
-from common.relay import OutboxRelay
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from storage.adapters.postgres import PostgresBlobStore
-from storage.ports import BlobNotFound, BlobStoreError
 
 from api.adapters.accounts import Accounts
 from api.context import Services
@@ -25,6 +18,13 @@ from api.entrypoints import accounts, files, health, jobs, projects
 from api.errors import ApiError, ServiceUnavailable
 from api.http import CompactJSONResponse
 from api.settings import ApiSettings
+from common import db, jetstream, logging
+from common.clock import SystemClock
+from common.eventstore import EventStore
+from common.readmodels import all_projections
+from common.relay import OutboxRelay
+from storage.adapters.postgres import PostgresBlobStore
+from storage.ports import BlobNotFound, BlobStoreError
 
 log = logging.get("api")
 

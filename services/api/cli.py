@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from api.adapters.accounts import Accounts, UserAlreadyExists
 from common import db
 from common.clock import SystemClock
-
-from api.adapters.accounts import Accounts, UserAlreadyExists
 
 
 def ensure_user(

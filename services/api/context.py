@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.clock import Clock
-from common.eventstore import EventStore
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
-from storage.ports import BlobStore
 
 from api.adapters.accounts import Accounts
 from api.settings import ApiSettings
+from common.clock import Clock
+from common.eventstore import EventStore
+from storage.ports import BlobStore
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,6 @@ def up() -> int:
         _say(f"NATS {nats_url}; PostgreSQL {database_url.split('@')[-1]}")
 
         from api.cli import ensure_user
-
         from common import migrate
 
         migrate.upgrade(database_url)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+from nats.aio.msg import Msg
+
 from common import db, logging, service
 from common.clock import SystemClock
 from common.consumer import Consumer
 from common.eventstore import EventStore
 from common.readmodels import all_projections
-from nats.aio.msg import Msg
-
 from contracts import codec, commands, subjects
 from contracts.base import CommandEnvelope
 from runner.adapters.local import LocalExecutor

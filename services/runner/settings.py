@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import socket
 
-from common.settings import CommonSettings
 from pydantic import Field
+
+from common.settings import CommonSettings
 
 
 class RunnerSettings(CommonSettings):

@@ -6,7 +6,6 @@ import asyncio
 from datetime import timedelta
 
 from common import db, logging, service
-
 from storage.adapters.postgres import PostgresBlobStore
 from storage.app import gc
 from storage.settings import StorageSettings

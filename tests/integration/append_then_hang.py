@@ -10,7 +10,6 @@ from common import db
 from common.clock import SystemClock
 from common.eventstore import EventStore
 from common.readmodels import all_projections
-
 from contracts import events as ev
 
 

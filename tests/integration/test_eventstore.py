@@ -6,11 +6,11 @@ import asyncio
 import uuid
 
 import pytest
-from common.eventstore import ConcurrencyError, EventStore, ProjectionConflict
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.eventstore import ConcurrencyError, EventStore, ProjectionConflict
 from contracts import events as ev
 from tests.integration.helpers import project_created
 

@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator
 import nats
 import psycopg
 import pytest
+from nats.aio.client import Client
+from nats.js.api import StreamInfo
+
 from common import db, jetstream
 from common.devstack import NatsServer
 from common.eventstore import EventStore
 from common.relay import OutboxRelay
-from nats.aio.client import Client
-from nats.js.api import StreamInfo
-
 from contracts import events as ev
 from contracts import subjects
 from tests.integration.helpers import project_created

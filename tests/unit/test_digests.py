@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from qfieldcloud_sdk.utils import calc_etag
+
 from storage.domain.digests import PART_SIZE, Digester
 
 pytestmark = pytest.mark.unit

@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from common.domain import jobs
 
+from common.domain import jobs
 from contracts import events as ev
 
 pytestmark = pytest.mark.unit

@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from common import jobtokens
 
 pytestmark = pytest.mark.unit

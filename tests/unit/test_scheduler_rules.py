@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from scheduler.domain.rules import JobView, ProjectView, next_to_dispatch, on_file_uploaded
 
 from contracts import events as ev
+from scheduler.domain.rules import JobView, ProjectView, next_to_dispatch, on_file_uploaded
 
 pytestmark = pytest.mark.unit
 PID = uuid.uuid4()

@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from common.clock import Clock
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from common.clock import Clock
 
 TOKEN_LENGTH = 100
 TOKEN_ALPHABET = string.ascii_letters + string.digits

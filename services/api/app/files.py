@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from common.clock import new_id
 from sqlalchemy import text
 from starlette.datastructures import UploadFile
-from storage.domain.digests import Digester
-from storage.ports import CHUNK
 
 from api.app import projects
 from api.auth import Principal
 from api.context import Services
 from api.errors import MultipleProjects, ObjectNotFound, ValidationError
+from common.clock import new_id
 from contracts import events as ev
+from storage.domain.digests import Digester
+from storage.ports import CHUNK
 
 MAX_PATH = 1024
 PROJECT_EXTENSIONS = (".qgs", ".qgz")

@@ -8,14 +8,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from common.clock import new_id
-from common.eventstore import ProjectionConflict
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.auth import Principal
 from api.context import Services
 from api.errors import ObjectNotFound, PermissionDenied, ProjectAlreadyExists, ValidationError
+from common.clock import new_id
+from common.eventstore import ProjectionConflict
 from contracts import events as ev
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]+$")

@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import SQLAlchemyError
-from storage.ports import BlobStoreError
 
 from api.adapters.accounts import User, guess_client_type
 from api.auth import CurrentUser, OptionalPrincipal, Svc
 from api.errors import AuthenticationFailed, ValidationError
 from api.http import CompactJSONResponse, read_body
+from storage.ports import BlobStoreError
 
 router = APIRouter()
 PROVIDERS = [{"type": "credentials", "id": "credentials", "name": "Username / Password"}]

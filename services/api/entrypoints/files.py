@@ -11,7 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
 from api.app import files, projects
-from api.auth import CurrentPrincipal, Svc
+from api.auth import PersonOrJob, Svc
 from api.errors import EmptyContent, InvalidHttpRange, MultipleContents, ObjectNotFound
 from api.http import CompactJSONResponse, as_bool
 
@@ -21,7 +21,7 @@ RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 @router.get("/files/{project_id}/")
 async def list_files(
-    request: Request, project_id: str, principal: CurrentPrincipal, svc: Svc
+    request: Request, project_id: str, principal: PersonOrJob, svc: Svc
 ) -> CompactJSONResponse:
     project, _ = await projects.authorize(svc, principal, project_id, "reader")
     skip = as_bool(request.query_params.get("skip_metadata"), "skip_metadata")
@@ -31,7 +31,7 @@ async def list_files(
 
 @router.post("/files/{project_id}/{path:path}", status_code=201)
 async def upload_file(
-    request: Request, project_id: str, path: str, principal: CurrentPrincipal, svc: Svc
+    request: Request, project_id: str, path: str, principal: PersonOrJob, svc: Svc
 ) -> CompactJSONResponse:
     project, _ = await projects.authorize(svc, principal, project_id, "reporter")
     clean = files.clean_path(path.removesuffix("/"))
@@ -51,7 +51,7 @@ async def upload_file(
 
 @router.get("/files/{project_id}/{path:path}")
 async def download_file(
-    request: Request, project_id: str, path: str, principal: CurrentPrincipal, svc: Svc
+    request: Request, project_id: str, path: str, principal: PersonOrJob, svc: Svc
 ) -> Response:
     project, _ = await projects.authorize(svc, principal, project_id, "reader")
     clean = files.clean_path(path.removesuffix("/"))

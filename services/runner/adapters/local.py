@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from common import logging
-
 from runner.ports import ExecutionResult, OnMessage, WorkerSpec
 
 log = logging.get("runner.local")

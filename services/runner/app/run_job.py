@@ -12,11 +12,11 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+
 from common import jobtokens, logging
 from common.clock import Clock, new_id
 from common.domain import jobs
 from common.eventstore import ConcurrencyError, EventStore
-
 from contracts import codec, commands
 from contracts import events as ev
 from contracts.base import EventData

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from common import logging
-from common.clock import new_id
-from common.eventstore import EventStore, Transaction
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common import logging
+from common.clock import new_id
+from common.eventstore import EventStore, Transaction
 from contracts import codec, commands
 from contracts import events as ev
 from contracts.base import Envelope

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from common.domain.jobs import ACTIVE, WAITING
-
 from contracts import events as ev
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from common import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common import logging
 from storage.ports import BlobStore
 
 log = logging.get("storage.gc")
