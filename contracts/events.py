@@ -14,6 +14,7 @@ from uuid import UUID
 from contracts.base import EventData
 
 JobType = Literal["process_projectfile", "package", "delta_apply"]
+Role = Literal["admin", "manager", "editor", "reporter", "reader"]
 
 
 def project_stream(project_id: UUID) -> str:
@@ -32,6 +33,41 @@ class ProjectCreated(EventData):
     description: str = ""
     is_public: bool = False
     created_by: str
+
+
+class ProjectUpdated(EventData):
+    """Some of the project's settings changed; fields left ``None`` did not."""
+
+    TYPE = "project.updated"
+    project_id: UUID
+    updated_by: str
+    name: str | None = None
+    owner: str | None = None
+    description: str | None = None
+    is_public: bool | None = None
+
+
+class CollaboratorAdded(EventData):
+    TYPE = "project.collaborator_added"
+    project_id: UUID
+    collaborator: str
+    role: Role
+    added_by: str
+
+
+class CollaboratorRoleChanged(EventData):
+    TYPE = "project.collaborator_role_changed"
+    project_id: UUID
+    collaborator: str
+    role: Role
+    changed_by: str
+
+
+class CollaboratorRemoved(EventData):
+    TYPE = "project.collaborator_removed"
+    project_id: UUID
+    collaborator: str
+    removed_by: str
 
 
 class ProjectDeleted(EventData):
@@ -55,6 +91,25 @@ class FileUploaded(EventData):
     uploaded_at: datetime
     is_attachment: bool
     is_project_file: bool
+
+
+class FileDeleted(EventData):
+    """One version of a file (``version_id``), or the file with every version (``None``), was deleted."""
+
+    TYPE = "project.file_deleted"
+    project_id: UUID
+    path: str
+    version_id: UUID | None = None
+    deleted_by: str
+
+
+class FileVersionsPruned(EventData):
+    """Old versions dropped to keep the configured number per file; their blobs go to the collector."""
+
+    TYPE = "project.file_versions_pruned"
+    project_id: UUID
+    path: str
+    version_ids: list[UUID]
 
 
 class JobEvent(EventData):
@@ -121,8 +176,14 @@ class JobFailed(JobEvent):
 
 ALL: tuple[type[EventData], ...] = (
     ProjectCreated,
+    ProjectUpdated,
     ProjectDeleted,
+    CollaboratorAdded,
+    CollaboratorRoleChanged,
+    CollaboratorRemoved,
     FileUploaded,
+    FileDeleted,
+    FileVersionsPruned,
     JobCreated,
     JobQueued,
     JobStarted,

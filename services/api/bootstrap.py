@@ -13,8 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.adapters.accounts import Accounts
+from api.adapters.organizations import NotAllowed, Organizations, UnknownAccount
 from api.context import Services
-from api.entrypoints import accounts, files, health, jobs, projects
+from api.entrypoints import accounts, collaborators, files, health, jobs, organizations, projects
 from api.errors import ApiError, ServiceUnavailable
 from api.http import CompactJSONResponse
 from api.settings import ApiSettings
@@ -39,6 +40,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             engine=engine,
             store=EventStore(engine, all_projections(), clock),
             accounts=Accounts(engine, clock, timedelta(hours=settings.token_expiry_hours)),
+            organizations=Organizations(engine),
             blobs=PostgresBlobStore(engine),
             clock=clock,
         )
@@ -54,7 +56,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await engine.dispose()
 
     app = FastAPI(title="Outpost", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
-    for module in (accounts, projects, files, jobs):
+    for module in (accounts, organizations, projects, collaborators, files, jobs):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     _install_error_handlers(app)
@@ -97,6 +99,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(_: Request, exc: StarletteHTTPException) -> CompactJSONResponse:
         code = "object_not_found" if exc.status_code == 404 else "api_error"
         return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(UnknownAccount)
+    async def unknown_account(_: Request, exc: UnknownAccount) -> CompactJSONResponse:
+        return _error(400, "api_error", f"There is no user or organization named {exc}.")
+
+    @app.exception_handler(NotAllowed)
+    async def not_allowed(_: Request, exc: NotAllowed) -> CompactJSONResponse:
+        return _error(403, "permission_denied", str(exc))
 
     @app.exception_handler(BlobNotFound)
     async def blob_missing(_: Request, exc: BlobNotFound) -> CompactJSONResponse:

@@ -8,6 +8,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.adapters.accounts import Accounts
+from api.adapters.organizations import Organizations
 from api.settings import ApiSettings
 from common.clock import Clock
 from common.eventstore import EventStore
@@ -20,6 +21,7 @@ class Services:
     engine: AsyncEngine
     store: EventStore
     accounts: Accounts
+    organizations: Organizations
     blobs: BlobStore
     clock: Clock
 

@@ -77,6 +77,18 @@ class MultipleProjects(ApiError):
     code, status = "multiple_projects", 400
 
 
+class ExplicitDeletionOfLastVersion(ApiError):
+    """The only version of a file cannot be deleted on its own; delete the file."""
+
+    code, status = "explicit_deletion_of_last_version", 400
+
+
+class UserExists(ApiError):
+    """An account with this name exists already."""
+
+    code, status = "user_already_exists", 409
+
+
 class InvalidHttpRange(ApiError):
     """The Range header cannot be satisfied."""
 

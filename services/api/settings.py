@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from common.settings import CommonSettings
 
 
@@ -12,3 +14,6 @@ class ApiSettings(CommonSettings):
     storage_backend: str = "postgres"
     token_expiry_hours: int = 720
     relay: bool = True
+    file_versions_kept: int = Field(
+        default=10, ge=1, description="Versions kept per file; older ones are pruned."
+    )

@@ -10,14 +10,16 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.datastructures import UploadFile
 
 from api.app import projects
 from api.auth import Principal
 from api.context import Services
-from api.errors import MultipleProjects, ObjectNotFound, ValidationError
+from api.errors import ExplicitDeletionOfLastVersion, MultipleProjects, ObjectNotFound, ValidationError
 from common.clock import new_id
 from contracts import events as ev
+from contracts.base import EventData
 from storage.domain.digests import Digester
 from storage.ports import CHUNK
 
@@ -79,13 +81,53 @@ async def store_upload(
                 is_attachment=projects.is_attachment(path, projects.attachment_dirs(current)),
                 is_project_file=is_project_file(path),
             )
+            pruned = await _versions_beyond(tx.conn, project["id"], path, svc.settings.file_versions_kept - 1)
+            events: list[EventData] = [event]
+            if pruned:
+                events.append(ev.FileVersionsPruned(project_id=project["id"], path=path, version_ids=pruned))
             await tx.append(
-                ev.project_stream(project["id"]), [event], expected_version=None, correlation_id=new_id()
+                ev.project_stream(project["id"]), events, expected_version=None, correlation_id=new_id()
             )
     except BaseException:
         await svc.blobs.delete(blob_key)
         raise
     return version_id
+
+
+async def _versions_beyond(conn: AsyncConnection, project_id: UUID, path: str, keep: int) -> list[UUID]:
+    """Ids of the stored versions of ``path`` older than the newest ``keep``."""
+    rows = await conn.execute(
+        text(
+            "SELECT version_id FROM rm_files WHERE project_id = :p AND path = :path"
+            " ORDER BY position DESC OFFSET :keep"
+        ),
+        {"p": project_id, "path": path, "keep": max(keep, 0)},
+    )
+    return [row[0] for row in rows]
+
+
+async def delete(
+    svc: Services, principal: Principal, project: dict[str, Any], path: str, version: str | None
+) -> None:
+    """Delete one version (``version`` set) or the whole file; its blobs go to the collector."""
+    history = await versions(svc, project["id"], path)
+    if not history:
+        raise ObjectNotFound(f"No file {path!r} in this project.")
+    version_id = None
+    if version:
+        match = next((v for v in history if str(v.version_id) == version), None)
+        if match is None:
+            raise ObjectNotFound(f"No version {version!r} of {path!r}.")
+        if len(history) == 1:
+            raise ExplicitDeletionOfLastVersion("This is the only version; delete the file instead.")
+        version_id = match.version_id
+    event = ev.FileDeleted(
+        project_id=project["id"], path=path, version_id=version_id, deleted_by=principal.username
+    )
+    async with svc.store.transaction() as tx:
+        await tx.append(
+            ev.project_stream(project["id"]), [event], expected_version=None, correlation_id=new_id()
+        )
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,18 @@ async def download_file(
     )
 
 
+@router.delete("/files/{project_id}/{path:path}")
+async def delete_file(
+    request: Request, project_id: str, path: str, principal: PersonOrJob, svc: Svc
+) -> Response:
+    """The file with all versions, or one version (``x-file-version`` header or ``?version=``)."""
+    project, _ = await projects.authorize(svc, principal, project_id, "editor")
+    clean = files.clean_path(path.removesuffix("/"))
+    version = request.headers.get("x-file-version") or request.query_params.get("version")
+    await files.delete(svc, principal, project, clean, version)
+    return Response(status_code=204)
+
+
 def parse_range(header: str, size: int) -> tuple[int, int]:
     """One ``bytes=a-b`` range within the file; anything else is 416 (never a full 200)."""
     match = RANGE_RE.match(header.strip())

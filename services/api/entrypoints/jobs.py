@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from api.app import projects
+from api.app.access import parse_uuid
 from api.auth import CurrentPrincipal, Svc
 from api.errors import ObjectNotFound, ValidationError
 from api.http import CompactJSONResponse, paginate
@@ -65,7 +66,7 @@ async def list_jobs(request: Request, principal: CurrentPrincipal, svc: Svc) -> 
 
 @router.get("/jobs/{job_id}/")
 async def get_job(job_id: str, principal: CurrentPrincipal, svc: Svc) -> CompactJSONResponse:
-    jid = projects.parse_uuid(job_id, "job")
+    jid = parse_uuid(job_id, "job")
     async with svc.engine.connect() as conn:
         row = (
             await conn.execute(

@@ -13,7 +13,7 @@ from contracts.base import Envelope, EventData
 
 class ProjectsProjection:
     name = "projects"
-    tables: tuple[str, ...] = ("rm_projects", "rm_files")
+    tables: tuple[str, ...] = ("rm_projects", "rm_files", "rm_collaborators")
 
     async def apply(self, conn: AsyncConnection, env: Envelope, event: EventData) -> None:
         at = env.occurred_at
@@ -80,4 +80,72 @@ async def _set_details(conn: AsyncConnection, project_id: object, details: objec
     await conn.execute(
         text("UPDATE rm_projects SET project_details = CAST(:d AS jsonb), updated_at = :at WHERE id = :id"),
         {"d": None if details is None else json.dumps(details), "at": at, "id": project_id},
+    )
+
+
+async def _project_updated(conn: AsyncConnection, event: ev.ProjectUpdated, at: object) -> None:
+    changes = {
+        key: value
+        for key, value in (
+            ("name", event.name),
+            ("owner", event.owner),
+            ("description", event.description),
+            ("is_public", event.is_public),
+        )
+        if value is not None
+    }
+    assignments = "".join(f"{key} = :{key}, " for key in changes)
+    await conn.execute(
+        text(f"UPDATE rm_projects SET {assignments}updated_at = :at WHERE id = :id"),
+        {**changes, "at": at, "id": event.project_id},
+    )
+
+
+async def _collaborator(
+    conn: AsyncConnection,
+    event: ev.CollaboratorAdded | ev.CollaboratorRoleChanged | ev.CollaboratorRemoved,
+    at: object,
+) -> None:
+    key = {"p": event.project_id, "c": event.collaborator, "at": at}
+    match event:
+        case ev.CollaboratorAdded(role=role, added_by=by):
+            await conn.execute(
+                text(
+                    "INSERT INTO rm_collaborators (project_id, collaborator, role, created_by, updated_by,"
+                    " created_at, updated_at) VALUES (:p, :c, :r, :by, :by, :at, :at)"
+                ),
+                {**key, "r": role, "by": by},
+            )
+        case ev.CollaboratorRoleChanged(role=role, changed_by=by):
+            await conn.execute(
+                text(
+                    "UPDATE rm_collaborators SET role = :r, updated_by = :by, updated_at = :at"
+                    " WHERE project_id = :p AND collaborator = :c"
+                ),
+                {**key, "r": role, "by": by},
+            )
+        case ev.CollaboratorRemoved():
+            await conn.execute(
+                text("DELETE FROM rm_collaborators WHERE project_id = :p AND collaborator = :c"), key
+            )
+
+
+async def _file_deleted(conn: AsyncConnection, event: ev.FileDeleted, at: object) -> None:
+    if event.version_id is None:
+        await conn.execute(
+            text("DELETE FROM rm_files WHERE project_id = :p AND path = :path"),
+            {"p": event.project_id, "path": event.path},
+        )
+    else:
+        await conn.execute(
+            text("DELETE FROM rm_files WHERE project_id = :p AND path = :path AND version_id = :v"),
+            {"p": event.project_id, "path": event.path, "v": event.version_id},
+        )
+    await conn.execute(
+        text(
+            "UPDATE rm_projects SET project_file = NULL, project_details = NULL, updated_at = :at"
+            " WHERE id = :p AND project_file = :path"
+            " AND NOT EXISTS (SELECT 1 FROM rm_files WHERE project_id = :p AND path = :path)"
+        ),
+        {"p": event.project_id, "path": event.path, "at": at},
     )
