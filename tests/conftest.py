@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common import db, migrate
 from common.clock import SystemClock
-from common.devstack import NatsServer, PostgresServer
+from common.devstack import NatsServer, PostgresServer, SeaweedServer
 from common.eventstore import EventStore
 from common.readmodels import all_projections
 
@@ -47,6 +47,16 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
     server = NatsServer(tmp_path_factory.mktemp("nats")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedServer]:
+    """A real S3 server (SeaweedFS) that checks credentials, for the ``s3`` backend."""
+    base = server_dir("seaweed")
+    server = SeaweedServer(base).start()
+    yield server
+    server.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from common.clock import SystemClock
 from common.eventstore import EventStore
 from common.readmodels import all_projections
 from common.relay import OutboxRelay
-from storage.adapters.postgres import PostgresBlobStore
+from storage.factory import make_blob_store
 from storage.ports import BlobNotFound, BlobStoreError
 
 log = logging.get("api")
@@ -35,13 +35,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = db.make_engine(settings.database_url)
         clock = SystemClock()
+        blobs = await make_blob_store(settings, engine)
         app.state.services = Services(
             settings=settings,
             engine=engine,
             store=EventStore(engine, all_projections(), clock),
             accounts=Accounts(engine, clock, timedelta(hours=settings.token_expiry_hours)),
             organizations=Organizations(engine),
-            blobs=PostgresBlobStore(engine),
+            blobs=blobs,
             clock=clock,
         )
         stop = asyncio.Event()

@@ -11,7 +11,6 @@ class ApiSettings(CommonSettings):
     service_name: str = "api"
     host: str = "127.0.0.1"
     port: int = 8000
-    storage_backend: str = "postgres"
     token_expiry_hours: int = 720
     relay: bool = True
     file_versions_kept: int = Field(

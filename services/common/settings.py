@@ -21,6 +21,12 @@ class CommonSettings(BaseSettings):
         default=SecretStr(""),
         description="Signs job tokens. `outpost up` generates one into the data dir when unset.",
     )
+    storage_backend: str = Field(default="postgres", description="Where file contents live: postgres or s3.")
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_bucket: str = "outpost"
+    s3_secure: bool = False
     log_level: str = "info"
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
     service_name: str = "outpost"

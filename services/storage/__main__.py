@@ -6,8 +6,9 @@ import asyncio
 from datetime import timedelta
 
 from common import db, logging, service
-from storage.adapters.postgres import PostgresBlobStore
+from common.clock import SystemClock
 from storage.app import gc
+from storage.factory import make_blob_store
 from storage.settings import StorageSettings
 
 
@@ -15,11 +16,12 @@ async def main(stop: asyncio.Event) -> None:
     settings = StorageSettings()
     logging.configure("storage", settings.log_level, settings.log_json)
     engine = db.make_engine(settings.database_url, pool_size=2)
-    blobs = PostgresBlobStore(engine)
+    blobs = await make_blob_store(settings, engine)
     grace = timedelta(seconds=settings.gc_grace_s)
+    clock = SystemClock()
 
     async def sweep() -> None:
-        await gc.collect(engine, blobs, grace)
+        await gc.collect(engine, blobs, grace, clock.now())
 
     logging.get("storage").info("storage_started", action="start", backend=settings.storage_backend)
     await service.every(settings.gc_interval_s, stop, sweep, "gc")

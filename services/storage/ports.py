@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Protocol
 
 CHUNK = 1024 * 1024
@@ -28,6 +29,10 @@ class BlobStore(Protocol):
     async def delete(self, key: str) -> None: ...
 
     async def exists(self, key: str) -> bool: ...
+
+    async def keys_older_than(self, prefix: str, cutoff: datetime) -> list[str]:
+        """Keys under ``prefix`` stored before ``cutoff`` (for garbage collection)."""
+        ...
 
     async def check(self) -> None:
         """Raise :class:`BlobStoreError` unless the backend is reachable."""

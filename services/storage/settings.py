@@ -7,6 +7,5 @@ from common.settings import CommonSettings
 
 class StorageSettings(CommonSettings):
     service_name: str = "storage"
-    storage_backend: str = "postgres"
     gc_interval_s: float = 300.0
     gc_grace_s: float = 6 * 3600.0

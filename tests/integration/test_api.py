@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.bootstrap import create_app
 from api.settings import ApiSettings
 from common import jobtokens
+from common.devstack import SeaweedServer
 from common.eventstore import EventStore
 from contracts import events as ev
 
@@ -24,9 +25,23 @@ SECRET = "s" * 40
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(params=["postgres"])
+def backend(request: pytest.FixtureRequest) -> dict[str, object]:
+    if request.param == "postgres":
+        return {"storage_backend": "postgres"}
+    server: SeaweedServer = request.getfixturevalue("seaweed")
+    return {
+        "storage_backend": "s3",
+        "s3_endpoint": server.endpoint,
+        "s3_access_key": server.access_key,
+        "s3_secret_key": SecretStr(server.secret_key),
+        "s3_bucket": f"api{uuid.uuid4().hex[:10]}",
+    }
+
+
 @pytest.fixture
-async def client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ApiSettings(database_url=database_url, relay=False, secret_key=SecretStr(SECRET))
+async def client(database_url: str, backend: dict[str, object]) -> AsyncIterator[httpx.AsyncClient]:
+    settings = ApiSettings(database_url=database_url, relay=False, secret_key=SecretStr(SECRET), **backend)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         await app.state.services.accounts.create_user("alice", PASSWORD, "alice@example.org")
@@ -135,6 +150,7 @@ async def test_unknown_project_is_404(client: httpx.AsyncClient, project_id: str
     )
 
 
+@pytest.mark.parametrize("backend", ["postgres", "s3"], indirect=True)
 async def test_upload_list_download_range_and_etag(client: httpx.AsyncClient) -> None:
     auth = await login(client)
     pid = await new_project(client, auth)

@@ -7,6 +7,7 @@ per round trip, so memory stays flat whatever the file size.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -70,6 +71,14 @@ class PostgresBlobStore:
         async with self._engine.connect() as conn:
             row = (await conn.execute(text("SELECT 1 FROM blobs WHERE key = :k"), {"k": key})).first()
             return row is not None
+
+    async def keys_older_than(self, prefix: str, cutoff: datetime) -> list[str]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT key FROM blobs WHERE key LIKE :p AND created_at < :c ORDER BY key"),
+                {"p": prefix.replace("%", r"\%").replace("_", r"\_") + "%", "c": cutoff},
+            )
+            return [row[0] for row in rows]
 
     async def check(self) -> None:
         try:

@@ -1,12 +1,13 @@
 """Garbage collection of blobs no read model refers to any more.
 
-A blob is written before its FileUploaded event; if the API dies in between, or the project is
-deleted, the blob is left behind. After a grace period (longer than any upload) it is removed.
+A blob is written before its FileUploaded event; if the API dies in between, or the file version is
+pruned or deleted, or the project is deleted, the blob is left behind. After a grace period (longer
+than any upload takes) it is removed. Works the same on every backend.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,20 +16,21 @@ from common import logging
 from storage.ports import BlobStore
 
 log = logging.get("storage.gc")
+PREFIX = "projects/"
 
 
-async def collect(engine: AsyncEngine, blobs: BlobStore, grace: timedelta) -> int:
+async def collect(engine: AsyncEngine, blobs: BlobStore, grace: timedelta, now: datetime) -> int:
+    candidates = await blobs.keys_older_than(PREFIX, now - grace)
+    if not candidates:
+        return 0
     async with engine.connect() as conn:
         rows = await conn.execute(
-            text(
-                "SELECT b.key FROM blobs b WHERE b.created_at < now() - :grace"
-                " AND NOT EXISTS (SELECT 1 FROM rm_files f WHERE f.blob_key = b.key) LIMIT 1000"
-            ),
-            {"grace": grace},
+            text("SELECT blob_key FROM rm_files WHERE blob_key = ANY(:keys)"), {"keys": candidates}
         )
-        keys = [row[0] for row in rows]
-    for key in keys:
+        referenced = {row[0] for row in rows}
+    orphans = [key for key in candidates if key not in referenced]
+    for key in orphans:
         await blobs.delete(key)
-    if keys:
-        log.info("blobs_collected", action="gc", count=len(keys))
-    return len(keys)
+    if orphans:
+        log.info("blobs_collected", action="gc", count=len(orphans))
+    return len(orphans)
