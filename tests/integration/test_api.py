@@ -4,71 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.bootstrap import create_app
-from api.settings import ApiSettings
 from common import jobtokens
-from common.devstack import SeaweedServer
 from common.eventstore import EventStore
 from contracts import events as ev
+from tests.integration.api_helpers import PASSWORD, SECRET, assert_error, login, new_project
 
 pytestmark = pytest.mark.integration
-SECRET = "s" * 40
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(params=["postgres"])
-def backend(request: pytest.FixtureRequest) -> dict[str, object]:
-    if request.param == "postgres":
-        return {"storage_backend": "postgres"}
-    server: SeaweedServer = request.getfixturevalue("seaweed")
-    return {
-        "storage_backend": "s3",
-        "s3_endpoint": server.endpoint,
-        "s3_access_key": server.access_key,
-        "s3_secret_key": SecretStr(server.secret_key),
-        "s3_bucket": f"api{uuid.uuid4().hex[:10]}",
-    }
-
-
-@pytest.fixture
-async def client(database_url: str, backend: dict[str, object]) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ApiSettings(database_url=database_url, relay=False, secret_key=SecretStr(SECRET), **backend)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        await app.state.services.accounts.create_user("alice", PASSWORD, "alice@example.org")
-        await app.state.services.accounts.create_user("bob", PASSWORD)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1/") as http:
-            yield http
-
-
-async def login(client: httpx.AsyncClient, user: str = "alice", agent: str = "sdk|py|0.18") -> dict[str, str]:
-    response = await client.post(
-        "auth/login/", data={"username": user, "password": PASSWORD}, headers={"User-Agent": agent}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"token {response.json()['token']}"}
-
-
-async def new_project(client: httpx.AsyncClient, auth: dict[str, str], name: str = "survey") -> str:
-    response = await client.post("projects/", data={"name": name}, headers=auth)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code
-    assert f'"code":"{code}"' in response.text  # compact: QField matches the raw bytes
 
 
 async def test_login_variants_and_errors(client: httpx.AsyncClient) -> None:

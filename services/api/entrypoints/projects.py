@@ -82,6 +82,6 @@ async def update_project(
 
 @router.delete("/projects/{project_id}/", status_code=204)
 async def delete_project(project_id: str, principal: CurrentPrincipal, svc: Svc) -> Response:
-    project, _ = await projects.authorize(svc, principal, project_id, "admin")
+    project, _ = await projects.authorize(svc, principal, project_id, "manager")
     await projects.delete(svc, principal, project)
     return Response(status_code=204)

@@ -34,13 +34,25 @@ class ProjectsProjection:
                         "at": at,
                     },
                 )
+            case ev.ProjectUpdated():
+                await _project_updated(conn, event, at)
             case ev.ProjectDeleted():
-                await conn.execute(
-                    text("DELETE FROM rm_files WHERE project_id = :id"), {"id": event.project_id}
-                )
+                for table in ("rm_files", "rm_collaborators"):
+                    await conn.execute(
+                        text(f"DELETE FROM {table} WHERE project_id = :id"), {"id": event.project_id}
+                    )
                 await conn.execute(text("DELETE FROM rm_projects WHERE id = :id"), {"id": event.project_id})
+            case ev.CollaboratorAdded() | ev.CollaboratorRoleChanged() | ev.CollaboratorRemoved():
+                await _collaborator(conn, event, at)
             case ev.FileUploaded():
                 await _file_uploaded(conn, env, event)
+            case ev.FileDeleted():
+                await _file_deleted(conn, event, at)
+            case ev.FileVersionsPruned():
+                await conn.execute(
+                    text("DELETE FROM rm_files WHERE project_id = :p AND version_id = ANY(:v)"),
+                    {"p": event.project_id, "v": event.version_ids},
+                )
             case ev.JobFinished(job_type="process_projectfile", feedback=feedback):
                 details = (feedback.get("outputs") or {}).get("project_details", {}).get("project_details")
                 await _set_details(conn, event.project_id, details, at)
