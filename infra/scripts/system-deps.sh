@@ -4,7 +4,7 @@
 # database, GDAL tools. As root it runs apt-get; otherwise it prints the one command to run.
 set -euo pipefail
 
-PACKAGES=(python3-qgis qgis-providers postgresql postgresql-common gdal-bin python3-venv)
+PACKAGES=(make python3-qgis qgis-providers postgresql postgresql-common gdal-bin python3-venv)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

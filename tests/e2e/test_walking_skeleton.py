@@ -7,69 +7,27 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.conftest import server_dir
+from tests.e2e.conftest import cli, make_project
 from tests.e2e.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qgis, pytest.mark.timeout(600)]
-CLI = str(Path(sys.executable).parent / "qfieldcloud-cli")
 READ_MODELS = {
     "rm_projects": "id",
     "rm_files": "project_id, path, version_id",
     "rm_jobs": "id",
+    "rm_collaborators": "project_id, collaborator",
     "projection_checkpoints": "name",
 }
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    base = server_dir("stack")
-    running = Stack.random(base / "data")
-    running.start()
-    yield running
-    if running.process and running.process.poll() is None:
-        running.stop()
-    shutil.rmtree(base, ignore_errors=True)
-
-
-def cli(stack: Stack, *args: str, token: str | None = None) -> Any:
-    env = {**os.environ, "QFIELDCLOUD_URL": stack.api_url}
-    if token:
-        env["QFIELDCLOUD_TOKEN"] = token
-    result = subprocess.run(
-        [CLI, "--json", *args], env=env, capture_output=True, text=True, timeout=120, check=True
-    )
-    try:
-        return json.loads(result.stdout)
-    except ValueError as exc:
-        raise AssertionError(f"qfieldcloud-cli {args}: {result.stdout} {result.stderr}") from exc
-
-
-def make_project(kind: str, out: Path, repo_root: Path) -> None:
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_RUNTIME_DIR": str(out.parent),
-        "PYTHONPATH": str(repo_root / "services"),
-    }
-    subprocess.run(
-        ["/usr/bin/python3", str(repo_root / "tests/qgis/make_project.py"), kind, str(out)],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 def wait_for_jobs(stack: Stack, token: str, project_id: str, timeout: float = 180) -> list[dict[str, Any]]:

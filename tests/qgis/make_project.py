@@ -139,7 +139,8 @@ def main(argv: list[str]) -> int:
         print(json.dumps(make(kind, out_dir)))
         return 0
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="xdg-"))
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="xdg-")
     from qgis.core import QgsApplication
 
     app = QgsApplication([], False)
