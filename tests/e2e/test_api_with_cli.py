@@ -15,11 +15,11 @@ from tests.e2e.conftest import cli, cli_text, make_project
 from tests.e2e.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.qgis, pytest.mark.timeout(600)]
-PASSWORD = "field-work-2026"  # noqa: S105
+PASSWORD = "field-work-2026"
 
 
 def md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()  # noqa: S324
+    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def test_projects_files_collaborators_members_with_the_cli(
