@@ -31,6 +31,10 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+## bench: performance figures next to floors measured in the same run -> bench/results.json
+bench: system-deps venv
+	$(BIN)/python -m bench
+
 ## unit: the pure tests only (milliseconds)
 unit: venv
 	$(BIN)/pytest -m unit
