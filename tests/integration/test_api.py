@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common import jobtokens
@@ -263,3 +264,144 @@ async def test_jobs_list_and_detail(client: httpx.AsyncClient, store: EventStore
     assert project["status"] == "busy"
     assert_error(await client.get("jobs/", headers=auth), 400, "validation_error")
     assert_error(await client.get(f"jobs/{uuid.uuid4()}/", headers=auth), 404, "object_not_found")
+
+
+async def test_filters_ordering_and_public_projects(client: httpx.AsyncClient) -> None:
+    alice, bob = await login(client), await login(client, "bob")
+    for name in ("zeta", "alpha", "Mid"):
+        await new_project(client, alice, name)
+    public = await new_project(client, bob, "shared")
+    assert (
+        await client.patch(f"projects/{public}/", json={"is_public": True}, headers=bob)
+    ).status_code == 200
+
+    async def names(query: str) -> list[str]:
+        return [p["name"] for p in (await client.get(f"projects/{query}", headers=alice)).json()]
+
+    assert await names("") == ["alpha", "Mid", "zeta"]
+    assert await names("?ordering=-name") == ["zeta", "Mid", "alpha"]
+    assert await names("?name=MID") == ["Mid"]
+    assert await names("?search=ET") == ["zeta"]
+    assert await names("?include_public=1") == ["alpha", "Mid", "zeta", "shared"]
+    assert await names("?include-public=1&owner=bob") == ["shared"]
+    shared = (await client.get(f"projects/{public}/", headers=alice)).json()
+    assert (shared["user_role"], shared["user_role_origin"]) == ("reader", "public")
+    assert await names("public/") == ["shared"]
+    assert_error(await client.get("projects/?include_public=maybe", headers=alice), 400, "validation_error")
+
+
+async def test_rename_and_transfer_rules(client: httpx.AsyncClient) -> None:
+    alice = await login(client)
+    first, second = await new_project(client, alice, "one"), await new_project(client, alice, "two")
+    assert_error(
+        await client.patch(f"projects/{second}/", data={"name": "ONE"}, headers=alice),
+        400,
+        "project_already_exists",
+    )
+    renamed = await client.patch(
+        f"projects/{first}/", data={"name": "uno", "description": "d"}, headers=alice
+    )
+    assert (renamed.json()["name"], renamed.json()["description"]) == ("uno", "d")
+    assert_error(
+        await client.patch(f"projects/{first}/", data={"owner": "bob"}, headers=alice),
+        403,
+        "permission_denied",
+    )
+    assert_error(
+        await client.patch(f"projects/{first}/", data={"owner": "nobody"}, headers=alice), 400, "api_error"
+    )
+    assert (await client.delete(f"projects/{first}/", headers=alice)).status_code == 204
+    assert_error(await client.get(f"projects/{first}/", headers=alice), 404, "object_not_found")
+    assert await new_project(client, alice, "uno")  # the name is free again
+
+
+async def test_organization_projects(client: httpx.AsyncClient) -> None:
+    alice, bob = await login(client), await login(client, "bob")
+    created = await client.post("organizations/", data={"username": "field-team"}, headers=alice)
+    assert created.status_code == 201 and created.json()["organization_owner"] == "alice"
+    assert_error(
+        await client.post("organizations/", data={"username": "field-team"}, headers=bob),
+        409,
+        "user_already_exists",
+    )
+    assert_error(
+        await client.post("projects/", data={"name": "p", "owner": "field-team"}, headers=bob),
+        403,
+        "permission_denied",
+    )
+    assert (
+        await client.post("members/field-team/", data={"member": "bob", "role": "member"}, headers=alice)
+    ).status_code == 201
+    assert_error(
+        await client.post("projects/", data={"name": "p", "owner": "field-team"}, headers=bob),
+        403,
+        "permission_denied",
+    )
+    assert_error(
+        await client.post("members/field-team/", data={"member": "bob", "role": "member"}, headers=bob),
+        403,
+        "permission_denied",
+    )
+    assert (
+        await client.patch("members/field-team/bob/", data={"role": "admin"}, headers=alice)
+    ).status_code == 200
+    project = await client.post("projects/", data={"name": "p", "owner": "field-team"}, headers=bob)
+    assert project.status_code == 201, project.text
+    assert (project.json()["owner"], project.json()["user_role_origin"]) == (
+        "field-team",
+        "organization_admin",
+    )
+    mine = (await client.get(f"projects/{project.json()['id']}/", headers=alice)).json()
+    assert (mine["user_role"], mine["user_role_origin"]) == ("admin", "organization_owner")
+    orgs = (await client.get("users/bob/organizations/", headers=bob)).json()
+    assert [(o["username"], o["membership_role"]) for o in orgs] == [("field-team", "admin")]
+
+
+async def test_staff_creates_users(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    alice = await login(client)
+    assert_error(
+        await client.post("users/", data={"username": "carol", "password": "pw"}, headers=alice),
+        403,
+        "permission_denied",
+    )
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE users SET is_staff = true WHERE username = 'alice'"))
+    created = await client.post(
+        "users/", data={"username": "carol", "password": "pw", "email": "c@x.org"}, headers=alice
+    )
+    assert created.status_code == 201 and created.json()["username"] == "carol"
+    assert_error(
+        await client.post("users/", data={"username": "Carol", "password": "pw"}, headers=alice),
+        409,
+        "user_already_exists",
+    )
+    assert_error(
+        await client.post("users/", data={"username": "bad name", "password": "pw"}, headers=alice),
+        400,
+        "validation_error",
+    )
+
+
+async def test_old_versions_are_pruned(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    alice = await login(client)
+    pid = await new_project(client, alice)
+    for i in range(12):
+        assert (
+            await client.post(f"files/{pid}/a.txt/", files={"file": ("a", f"v{i}".encode())}, headers=alice)
+        ).status_code == 201
+    [entry] = (await client.get(f"files/{pid}/", headers=alice)).json()
+    assert len(entry["versions"]) == 10  # the default OUTPOST_FILE_VERSIONS_KEPT
+    latest = await client.get(f"files/{pid}/a.txt/", headers=alice)
+    assert latest.content == b"v11"
+    last = entry["versions"][0]["version_id"]
+    for version in entry["versions"][1:]:
+        deleted = await client.delete(
+            f"files/{pid}/a.txt/", headers={**alice, "x-file-version": version["version_id"]}
+        )
+        assert deleted.status_code == 204
+    assert_error(
+        await client.delete(f"files/{pid}/a.txt/", headers={**alice, "x-file-version": last}),
+        400,
+        "explicit_deletion_of_last_version",
+    )
+    assert_error(await client.delete(f"files/{pid}/nope.txt/", headers=alice), 404, "object_not_found")
