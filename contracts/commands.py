@@ -19,6 +19,8 @@ class RunJob(Command):
     project_file: str | None
     created_by: str
     params: dict[str, Any] = {}
+    attempt: int = 1
+    timeout_s: float = 600.0
 
 
 ALL: tuple[type[Command], ...] = (RunJob,)

@@ -128,6 +128,8 @@ class JobCreated(JobEvent):
     created_by_id: int
     reason: str
     params: dict[str, Any] = {}
+    timeout_s: float = 600.0
+    max_attempts: int = 3
 
 
 class JobQueued(JobEvent):
@@ -140,6 +142,7 @@ class JobStarted(JobEvent):
     TYPE = "job.started"
     runner_id: str
     attempt: int = 1
+    lease_s: float = 30.0
 
 
 class JobStepChanged(JobEvent):
@@ -156,6 +159,32 @@ class JobLogged(JobEvent):
 
     TYPE = "job.logged"
     lines: list[str]
+
+
+class JobRetryScheduled(JobEvent):
+    """An attempt died of an infrastructure failure; the job keeps its project's slot and runs again.
+
+    Status goes back to ``queued``; the next attempt starts no earlier than ``retry_at``.
+    """
+
+    TYPE = "job.retry_scheduled"
+    attempt: int
+    retry_at: datetime
+    reason: str
+
+
+class JobCancelRequested(JobEvent):
+    """Someone asked to cancel the job; the scheduler or the runner running it carries it out."""
+
+    TYPE = "job.cancel_requested"
+    requested_by: str
+
+
+class JobCancelled(JobEvent):
+    TYPE = "job.cancelled"
+    job_type: JobType
+    cancelled_by: str
+    reason: str = ""
 
 
 class JobFinished(JobEvent):
@@ -189,6 +218,9 @@ ALL: tuple[type[EventData], ...] = (
     JobStarted,
     JobStepChanged,
     JobLogged,
+    JobRetryScheduled,
+    JobCancelRequested,
+    JobCancelled,
     JobFinished,
     JobFailed,
 )

@@ -15,6 +15,8 @@ COMMANDS_STREAM = "OUTPOST_COMMANDS"
 COMMANDS_SUBJECTS = f"{PREFIX}.cmd.>"
 
 RUN_JOB = f"{PREFIX}.cmd.run_job"
+RPC_CREATE_JOB = f"{PREFIX}.rpc.create_job"
+RPC_QUEUE = "scheduler"
 
 
 def for_event(envelope: Envelope) -> str:

@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import nats
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,12 +17,12 @@ from api.context import Services
 from api.entrypoints import accounts, collaborators, files, health, jobs, organizations, projects
 from api.errors import ApiError, ServiceUnavailable
 from api.http import CompactJSONResponse
+from api.nats_link import NatsLink
 from api.settings import ApiSettings
-from common import db, jetstream, logging
+from common import db, logging, service
 from common.clock import SystemClock
 from common.eventstore import EventStore
 from common.readmodels import all_projections
-from common.relay import OutboxRelay
 from storage.factory import make_blob_store
 from storage.ports import BlobNotFound, BlobStoreError
 
@@ -44,7 +43,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
             organizations=Organizations(engine),
             blobs=blobs,
             clock=clock,
+            nats=NatsLink(settings.nats_url),
         )
+        app.state.services.nats.start()
         stop = asyncio.Event()
         relay_task = asyncio.create_task(_relay(settings, stop)) if settings.relay else None
         log.info("api_started", action="start", host=settings.host, port=settings.port)
@@ -54,6 +55,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             stop.set()
             if relay_task is not None:
                 await relay_task
+            await app.state.services.nats.close()
             await engine.dispose()
 
     app = FastAPI(title="Outpost", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
@@ -66,19 +68,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
 async def _relay(settings: ApiSettings, stop: asyncio.Event) -> None:
     """Publish the outbox to JetStream for as long as the API runs (one leader among all relays)."""
-    while not stop.is_set():
-        try:
-            nc = await nats.connect(settings.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
-            break
-        except Exception as exc:
-            log.warning("nats_unavailable", action="relay", error=repr(exc))
-            await asyncio.sleep(1.0)
-    else:
+    nc = await service.connect_nats(settings.nats_url, stop)
+    if nc is None:
         return
-    js = nc.jetstream()
-    await jetstream.ensure_streams(js)
     try:
-        await OutboxRelay(db.psycopg_dsn(settings.database_url), js).run(stop)
+        await service.relay(settings.database_url, nc, stop)
     finally:
         await nc.drain()
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.adapters.accounts import Accounts
 from api.adapters.organizations import Organizations
+from api.nats_link import NatsLink
 from api.settings import ApiSettings
 from common.clock import Clock
 from common.eventstore import EventStore
@@ -24,6 +25,7 @@ class Services:
     organizations: Organizations
     blobs: BlobStore
     clock: Clock
+    nats: NatsLink
 
     @property
     def secret(self) -> bytes:

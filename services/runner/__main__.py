@@ -14,7 +14,7 @@ from common.readmodels import all_projections
 from contracts import codec, commands, subjects
 from contracts.base import CommandEnvelope
 from runner.adapters.local import LocalExecutor
-from runner.app.run_job import JobRunner
+from runner.app.run_job import JobRunner, Liveness
 from runner.settings import RunnerSettings
 
 
@@ -24,12 +24,12 @@ async def main(stop: asyncio.Event) -> None:
     engine = db.make_engine(settings.database_url)
     job_runner = JobRunner(
         EventStore(engine, all_projections(), SystemClock()),
-        LocalExecutor(settings.worker_python),
+        LocalExecutor(settings.worker_python, settings.worker_module),
         SystemClock(),
         secret=settings.secret_key.get_secret_value().encode(),
         api_url=settings.api_url,
         runner_id=settings.runner_id,
-        timeouts=settings.timeout_s,
+        liveness=Liveness(lease_s=settings.lease_s, heartbeat_s=settings.heartbeat_s),
         flush_s=settings.log_flush_s,
     )
     nc = await service.connect_nats(settings.nats_url, stop)

@@ -16,7 +16,11 @@ class RunnerSettings(CommonSettings):
     capacity: int = Field(default=2, ge=1, description="Jobs this runner runs at once (one per project).")
     api_url: str = "http://127.0.0.1:8000/api/v1/"
     worker_python: str = "/usr/bin/python3"
-    timeout_s: dict[str, float] = {"process_projectfile": 600.0, "package": 1200.0, "delta_apply": 600.0}
+    worker_module: str = Field(
+        default="runner.worker", description="runner.noop_worker: a QGIS-free stand-in."
+    )
+    lease_s: float = 15.0
+    heartbeat_s: float = 2.0
     runner_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     log_flush_s: float = 0.25
     relay: bool = False

@@ -1,4 +1,4 @@
-"""``python -m scheduler``: consume events, create and dispatch jobs."""
+"""``python -m scheduler``: create and dispatch jobs from events, reap dead attempts, answer job requests."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from common.readmodels import all_projections
 from contracts import subjects
 from contracts.base import Envelope
 from scheduler.app.handlers import Scheduler
+from scheduler.app.reaper import Reaper
+from scheduler.entrypoints import rpc
 from scheduler.settings import SchedulerSettings
 
 
@@ -21,7 +23,9 @@ async def main(stop: asyncio.Event) -> None:
     settings = SchedulerSettings()
     logging.configure("scheduler", settings.log_level, settings.log_json)
     engine = db.make_engine(settings.database_url)
-    scheduler = Scheduler(EventStore(engine, all_projections(), SystemClock()))
+    clock = SystemClock()
+    scheduler = Scheduler(EventStore(engine, all_projections(), clock), clock, settings.policy())
+    reaper = Reaper(scheduler, grace_s=settings.lease_grace_s, redispatch_s=settings.redispatch_s)
     nc = await service.connect_nats(settings.nats_url, stop)
     if nc is None:
         return
@@ -37,9 +41,10 @@ async def main(stop: asyncio.Event) -> None:
         handler=on_event,
         concurrency=4,
     )
+    await rpc.serve(nc, scheduler)
     tasks = [
         asyncio.create_task(consumer.run(stop)),
-        asyncio.create_task(service.every(settings.sweep_interval_s, stop, scheduler.sweep, "sweep")),
+        asyncio.create_task(service.every(settings.sweep_interval_s, stop, reaper.sweep, "sweep")),
     ]
     if settings.relay:
         tasks.append(asyncio.create_task(service.relay(settings.database_url, nc, stop)))

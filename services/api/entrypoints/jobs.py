@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy import text
 
 from api.app import projects
 from api.app.access import parse_uuid
 from api.auth import CurrentPrincipal, Svc
-from api.errors import ObjectNotFound, ValidationError
-from api.http import CompactJSONResponse, paginate
+from api.errors import ApiError, ObjectNotFound, PermissionDenied, ServiceUnavailable, ValidationError
+from api.http import CompactJSONResponse, as_bool, paginate, read_body
+from common.clock import new_id
+from contracts import events as ev
+from contracts import rpc, subjects
 
 router = APIRouter()
 JOB_TYPES = ("package", "delta_apply", "process_projectfile")
-_COLUMNS = "id, project_id, type, status, created_by_id, created_at, updated_at, started_at, finished_at"
+_COLUMNS = (
+    "id, project_id, type, status, created_by, created_by_id, created_at, updated_at, started_at,"
+    " finished_at, attempt, max_attempts, retry_at, timeout_s, cancel_requested"
+)
+RPC_TIMEOUT_S = 10.0
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -31,9 +41,16 @@ def job_json(row: dict[str, Any], detail: bool) -> dict[str, Any]:
         "finished_at": _iso(row["finished_at"]),
         "project_id": str(row["project_id"]),
         "started_at": _iso(row["started_at"]),
-        "status": row["status"],
+        # QFieldCloud clients know no "cancelled": they see a failed job; Outpost's own status is beside it
+        "status": "failed" if row["status"] == "cancelled" else row["status"],
         "type": row["type"],
         "updated_at": _iso(row["updated_at"]),
+        "outpost_status": row["status"],
+        "attempt": row["attempt"],
+        "max_attempts": row["max_attempts"],
+        "retry_at": _iso(row["retry_at"]),
+        "timeout_s": row["timeout_s"],
+        "cancel_requested": row["cancel_requested"],
     }
     if detail:
         data["feedback"] = row["feedback"]
@@ -66,15 +83,80 @@ async def list_jobs(request: Request, principal: CurrentPrincipal, svc: Svc) -> 
 
 @router.get("/jobs/{job_id}/")
 async def get_job(job_id: str, principal: CurrentPrincipal, svc: Svc) -> CompactJSONResponse:
-    jid = parse_uuid(job_id, "job")
+    job = await _load(svc, parse_uuid(job_id, "job"))
+    await projects.authorize(svc, principal, str(job["project_id"]), "reporter")
+    return CompactJSONResponse(job_json(job, detail=True))
+
+
+class _Refused(ApiError):
+    """The scheduler refused the job (the code and status are the scheduler's)."""
+
+
+_STATUS = {
+    "no_qgis_project": 400,
+    "object_not_found": 404,
+    "validation_error": 400,
+    "service_unavailable": 503,
+}
+
+
+@router.post("/jobs/")
+async def create_job(request: Request, principal: CurrentPrincipal, svc: Svc) -> CompactJSONResponse:
+    """Ask the scheduler for a job: 201 with a new one, or 200 with the waiting one it joins."""
+    body = await read_body(request)
+    job_type = str(body.get("type") or "")
+    if job_type not in JOB_TYPES:
+        raise ValidationError(f"type must be one of {', '.join(JOB_TYPES)}.")
+    project, _ = await projects.authorize(svc, principal, str(body.get("project_id") or ""), "reporter")
+    assert principal.user is not None
+    ask = rpc.CreateJobRequest(
+        project_id=project["id"],
+        job_type=job_type,
+        force=as_bool(body.get("force"), "force"),
+        requested_by=principal.username,
+        requested_by_id=principal.user.id,
+    )
+    try:
+        msg = await svc.nats.client.request(
+            subjects.RPC_CREATE_JOB, ask.model_dump_json().encode(), timeout=RPC_TIMEOUT_S
+        )
+    except (NatsTimeoutError, NoRespondersError) as exc:
+        raise ServiceUnavailable("The scheduler did not answer; try again shortly.") from exc
+    reply = rpc.CreateJobReply.model_validate_json(msg.data)
+    if reply.code is not None:
+        refused = _Refused(reply.message or reply.code)
+        refused.code, refused.status = reply.code, _STATUS.get(reply.code, 400)
+        raise refused
+    assert reply.job_id is not None
+    job = await _load(svc, reply.job_id)
+    return CompactJSONResponse(job_json(job, detail=True), status_code=201 if reply.created else 200)
+
+
+@router.post("/jobs/{job_id}/cancel/")
+async def cancel_job(job_id: str, principal: CurrentPrincipal, svc: Svc) -> CompactJSONResponse:
+    """Outpost's cancel: pending and queued jobs end at once, a started one within a heartbeat."""
+    job = await _load(svc, parse_uuid(job_id, "job"))
+    _, found = await projects.authorize(svc, principal, job["project_id"], "reporter")
+    if not found.allows("manager") and job["created_by"].lower() != principal.username.lower():
+        raise PermissionDenied("Only the job's creator or a project manager can cancel it.")
+    if job["status"] in ("finished", "failed", "cancelled"):
+        raise ValidationError(f"The job has ended already ({job['status']}).")
+    event = ev.JobCancelRequested(
+        job_id=job["id"], project_id=job["project_id"], requested_by=principal.username
+    )
+    async with svc.store.transaction() as tx:
+        await tx.append(ev.job_stream(job["id"]), [event], expected_version=None, correlation_id=new_id())
+    return CompactJSONResponse(job_json(await _load(svc, job["id"]), detail=True), status_code=202)
+
+
+async def _load(svc: Svc, job_id: UUID) -> dict[str, Any]:
     async with svc.engine.connect() as conn:
         row = (
             await conn.execute(
-                text(f"SELECT {_COLUMNS}, feedback, output, steps FROM rm_jobs WHERE id = :id"), {"id": jid}
+                text(f"SELECT {_COLUMNS}, feedback, output, steps FROM rm_jobs WHERE id = :id"),
+                {"id": job_id},
             )
         ).first()
     if row is None:
         raise ObjectNotFound(f"No job with id {job_id}.")
-    job = dict(row._mapping)
-    await projects.authorize(svc, principal, str(job["project_id"]), "reporter")
-    return CompactJSONResponse(job_json(job, detail=True))
+    return dict(row._mapping)

@@ -1,6 +1,8 @@
 """A job's state as a fold over its events: ``evolve(state, event) -> state``.
 
-Status strings are QFieldCloud's: pending -> queued -> started -> finished | failed.
+Status strings are QFieldCloud's (pending -> queued -> started -> finished | failed) plus ``cancelled``,
+which the API shows to QFieldCloud clients as ``failed`` (ADR 0008). A retried job goes from
+``started`` back to ``queued``: it keeps its project's slot while it waits for the next attempt.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from contracts.base import EventData
 
 ACTIVE = frozenset({"queued", "started"})
 WAITING = frozenset({"pending", "queued"})
-TERMINAL = frozenset({"finished", "failed"})
+TERMINAL = frozenset({"finished", "failed", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class Job:
     params: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    timeout_s: float = 600.0
+    max_attempts: int = 3
+    attempt: int = 0
+    retry_at: datetime | None = None
+    cancel_requested: bool = False
     started_at: datetime | None = None
     finished_at: datetime | None = None
     runner_id: str | None = None
@@ -57,6 +64,8 @@ def create(event: ev.JobCreated, at: datetime) -> Job:
         params=dict(event.params),
         created_at=at,
         updated_at=at,
+        timeout_s=event.timeout_s,
+        max_attempts=event.max_attempts,
     )
 
 
@@ -69,14 +78,32 @@ def evolve(job: Job | None, event: EventData, at: datetime) -> Job:  # noqa: PLR
     match event:
         case ev.JobQueued():
             return replace(job, status="queued", updated_at=at)
-        case ev.JobStarted(runner_id=runner_id):
-            return replace(job, status="started", started_at=at, runner_id=runner_id, updated_at=at)
+        case ev.JobStarted(runner_id=runner_id, attempt=attempt):
+            return replace(
+                job,
+                status="started",
+                started_at=at,
+                runner_id=runner_id,
+                attempt=attempt,
+                retry_at=None,
+                updated_at=at,
+            )
         case ev.JobStepChanged(step_id=step_id, name=name, stage=stage):
             step = {"id": step_id, "name": name, "stage": stage}
             others = tuple(s for s in job.steps if s["id"] != step_id)
             return replace(job, steps=(*others, step), updated_at=at)
         case ev.JobLogged():
             return replace(job, updated_at=at)
+        case ev.JobRetryScheduled(retry_at=retry_at):
+            return replace(job, status="queued", retry_at=retry_at, runner_id=None, updated_at=at)
+        case ev.JobCancelRequested():
+            return replace(job, cancel_requested=True, updated_at=at)
+        case ev.JobCancelled(reason=reason, cancelled_by=by):
+            feedback = {
+                "error": f"Cancelled by {by}." + (f" {reason}" if reason else ""),
+                "error_type": "CANCELLED",
+            }
+            return replace(job, status="cancelled", feedback=feedback, finished_at=at, updated_at=at)
         case ev.JobFinished(feedback=feedback):
             return replace(job, status="finished", feedback=dict(feedback), finished_at=at, updated_at=at)
         case ev.JobFailed(feedback=feedback):

@@ -15,7 +15,22 @@ from contracts.base import Envelope, EventData
 
 COLUMNS = (
     "id, project_id, type, status, created_by, created_by_id, reason, params, created_at, updated_at,"
-    " started_at, finished_at, runner_id, steps, feedback"
+    " timeout_s, max_attempts, attempt, retry_at, cancel_requested, started_at, finished_at, runner_id,"
+    " steps, feedback"
+)
+_JSON = frozenset({"params", "steps", "feedback"})
+
+
+def _value(name: str) -> str:
+    return f"CAST(:{name} AS jsonb)" if name in _JSON else f":{name}"
+
+
+_NAMES = [c.strip() for c in COLUMNS.split(",")]
+_INSERT = f"INSERT INTO rm_jobs ({COLUMNS}, enqueued_at) VALUES ({', '.join(map(_value, _NAMES))}, :pos)"
+_UPDATE = (
+    "UPDATE rm_jobs SET "
+    + ", ".join(f"{n} = {_value(n)}" for n in _NAMES if n not in ("id", "project_id", "type", "created_at"))
+    + " WHERE id = :id"
 )
 
 
@@ -63,22 +78,8 @@ def _params(job: jobs.Job) -> dict[str, Any]:
 
 
 async def _insert(conn: AsyncConnection, job: jobs.Job, position: int) -> None:
-    await conn.execute(
-        text(
-            f"INSERT INTO rm_jobs ({COLUMNS}, enqueued_at) VALUES (:id, :project_id, :type, :status,"
-            " :created_by, :created_by_id, :reason, CAST(:params AS jsonb), :created_at, :updated_at,"
-            " :started_at, :finished_at, :runner_id, CAST(:steps AS jsonb), CAST(:feedback AS jsonb), :pos)"
-        ),
-        {**_params(job), "pos": position},
-    )
+    await conn.execute(text(_INSERT), {**_params(job), "pos": position})
 
 
 async def _update(conn: AsyncConnection, job: jobs.Job) -> None:
-    await conn.execute(
-        text(
-            "UPDATE rm_jobs SET status = :status, updated_at = :updated_at, started_at = :started_at,"
-            " finished_at = :finished_at, runner_id = :runner_id, steps = CAST(:steps AS jsonb),"
-            " feedback = CAST(:feedback AS jsonb) WHERE id = :id"
-        ),
-        _params(job),
-    )
+    await conn.execute(text(_UPDATE), _params(job))

@@ -29,8 +29,9 @@ def worker_pythonpath() -> str:
 
 
 class LocalExecutor:
-    def __init__(self, python: str = "/usr/bin/python3") -> None:
+    def __init__(self, python: str = "/usr/bin/python3", module: str = "runner.worker") -> None:
         self._python = python
+        self._module = module
 
     async def run(self, spec: WorkerSpec, on_message: OnMessage) -> ExecutionResult:
         with tempfile.TemporaryDirectory(prefix=f"outpost-job-{spec.job_id[:8]}-") as tmp:
@@ -48,7 +49,7 @@ class LocalExecutor:
             proc = await asyncio.create_subprocess_exec(
                 self._python,
                 "-m",
-                "runner.worker",
+                self._module,
                 "run",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -90,7 +91,7 @@ class LocalExecutor:
                 timed_out = True
                 _kill_group(proc.pid)
                 await proc.wait()
-            except asyncio.CancelledError:
+            except BaseException:  # cancelled, or our side failed: the worker never outlives its job
                 _kill_group(proc.pid)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(proc.wait(), 5)

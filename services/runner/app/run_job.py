@@ -1,17 +1,28 @@
-"""Run one job: claim it, run the worker, record its steps and log live, record how it ended.
+"""Run one job: claim it, hold its lease, run the worker, record its steps and log live, record the end.
 
-The job's own stream decides who runs it: ``JobStarted`` is appended with the version the runner
-read, so of two runners that got the same command, exactly one starts the job.
+Guarantees kept here (docs/adr/0008-job-liveness.md):
+- Claim: ``job.started`` is appended with the stream version the runner read, and the lease row is
+  written in the same transaction; of two runners holding the same command exactly one starts the job.
+- Lease: renewed every ``heartbeat_s`` (database time). A runner that cannot renew before its lease
+  would run out kills its worker and records nothing: by then the scheduler may retry the job elsewhere.
+- End: ``job.finished``/``failed``/``cancelled`` is appended only while this runner still holds the
+  lease for this attempt (the row is locked and deleted in the same transaction).
+- Cancel: the heartbeat also reads ``cancel_requested``; the worker is killed within one heartbeat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import structlog
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from common import jobtokens, logging
 from common.clock import Clock, new_id
@@ -25,6 +36,25 @@ from runner.ports import ExecutionResult, Executor, WorkerSpec
 log = logging.get("runner")
 
 
+class NotYet(Exception):
+    """The job's next attempt may not start before ``delay_s`` from now (retry backoff)."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(f"retry in {delay_s:.1f}s")
+        self.delay_s = delay_s
+
+
+@dataclass(frozen=True)
+class Liveness:
+    lease_s: float = 15.0
+    heartbeat_s: float = 2.0
+    fence_margin_s: float = 3.0
+
+
+class _Lost(Exception):
+    """This runner no longer holds the job's lease."""
+
+
 class JobRunner:
     def __init__(
         self,
@@ -35,7 +65,7 @@ class JobRunner:
         secret: bytes,
         api_url: str,
         runner_id: str,
-        timeouts: dict[str, float],
+        liveness: Liveness = Liveness(),
         flush_s: float = 0.25,
     ) -> None:
         self._store = store
@@ -44,108 +74,196 @@ class JobRunner:
         self._secret = secret
         self._api_url = api_url
         self._runner_id = runner_id
-        self._timeouts = timeouts
+        self._liveness = liveness
         self._flush_s = flush_s
 
     async def handle(self, cmd: commands.RunJob, correlation_id: UUID) -> None:
         structlog.contextvars.bind_contextvars(job_id=str(cmd.job_id), project_id=str(cmd.project_id))
         try:
-            if not await self._claim(cmd, correlation_id):
-                return
-            timeout = self._timeouts.get(cmd.job_type, 600.0)
-            token = jobtokens.mint(
-                self._secret,
-                jobtokens.JobClaims(
-                    cmd.job_id, cmd.project_id, self._clock.now() + timedelta(seconds=timeout + 60)
-                ),
-            )
-            spec = WorkerSpec(
-                job_id=str(cmd.job_id),
-                job_type=cmd.job_type,
-                project_id=str(cmd.project_id),
-                project_file=cmd.project_file,
-                api_url=self._api_url,
-                token=token,
-                params=dict(cmd.params),
-                timeout_s=timeout,
-            )
-            sink = _EventSink(self._store, cmd, correlation_id, self._flush_s)
-            flusher = asyncio.create_task(sink.flush_forever())
-            try:
-                result = await self._executor.run(spec, sink.on_message)
-            finally:
-                flusher.cancel()
-                await sink.flush()
-            await self._record_end(cmd, correlation_id, result, timeout)
+            if await self._claim(cmd, correlation_id):
+                await self._run(cmd, correlation_id)
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "project_id")
 
     async def _claim(self, cmd: commands.RunJob, correlation_id: UUID) -> bool:
         async with self._store.transaction() as tx:
+            await tx.lock()
             history = await tx.load(ev.job_stream(cmd.job_id))
             state = jobs.fold([(codec.decode(e), e.occurred_at) for e in history])
-            if state is None or state.status != "queued":
+            if (
+                state is None
+                or state.status != "queued"
+                or state.attempt + 1 != cmd.attempt
+                or state.cancel_requested
+            ):
                 log.info("job_not_claimed", action="claim", status=None if state is None else state.status)
                 return False
+            if state.retry_at is not None and state.retry_at > self._clock.now():
+                raise NotYet((state.retry_at - self._clock.now()).total_seconds())
+            started = ev.JobStarted(
+                job_id=cmd.job_id,
+                project_id=cmd.project_id,
+                runner_id=self._runner_id,
+                attempt=cmd.attempt,
+                lease_s=self._liveness.lease_s,
+            )
             try:
                 await tx.append(
                     ev.job_stream(cmd.job_id),
-                    [ev.JobStarted(job_id=cmd.job_id, project_id=cmd.project_id, runner_id=self._runner_id)],
+                    [started],
                     expected_version=len(history),
                     correlation_id=correlation_id,
                 )
             except ConcurrencyError:
-                log.info("job_claimed_elsewhere", action="claim")
                 return False
-        log.info("job_started", action="start", job_type=cmd.job_type)
+            await tx.conn.execute(
+                text(
+                    "INSERT INTO job_leases (job_id, project_id, runner_id, attempt, expires_at)"
+                    " VALUES (:j, :p, :r, :a, now() + make_interval(secs => :s))"
+                    " ON CONFLICT (job_id) DO UPDATE SET runner_id = excluded.runner_id,"
+                    " attempt = excluded.attempt, expires_at = excluded.expires_at"
+                ),
+                {
+                    "j": cmd.job_id,
+                    "p": cmd.project_id,
+                    "r": self._runner_id,
+                    "a": cmd.attempt,
+                    "s": self._liveness.lease_s,
+                },
+            )
+        log.info("job_started", action="start", job_type=cmd.job_type, attempt=cmd.attempt)
         return True
 
-    async def _record_end(
-        self, cmd: commands.RunJob, correlation_id: UUID, result: ExecutionResult, timeout_s: float
-    ) -> None:
-        feedback: dict[str, Any] = dict(result.feedback or {})
-        feedback["container_exit_code"] = result.exit_code
-        end: EventData
-        if result.timed_out:
-            message = f"Timeout error! The job failed to finish within {int(timeout_s)} seconds."
-            feedback.update(error=message, error_type="TIMEOUT", error_origin="runner")
-            end = ev.JobFailed(
-                job_id=cmd.job_id,
-                project_id=cmd.project_id,
-                job_type=cmd.job_type,
-                error=message,
-                error_type="TIMEOUT",
-                feedback=feedback,
-                exit_code=result.exit_code,
-            )
-        elif result.exit_code == 0 and result.feedback is not None and not feedback.get("error"):
-            end = ev.JobFinished(
-                job_id=cmd.job_id,
-                project_id=cmd.project_id,
-                job_type=cmd.job_type,
-                feedback=feedback,
-                exit_code=0,
-            )
-        else:
-            message = str(feedback.get("error") or f"The worker crashed with exit code {result.exit_code}.")
-            error_type = str(feedback.get("error_type") or "WORKER_CRASH")
-            feedback.update(
-                error=message, error_type=error_type, error_origin=feedback.get("error_origin", "container")
-            )
-            end = ev.JobFailed(
-                job_id=cmd.job_id,
-                project_id=cmd.project_id,
-                job_type=cmd.job_type,
-                error=message,
-                error_type=error_type,
-                feedback=feedback,
-                exit_code=result.exit_code,
-            )
-        async with self._store.transaction() as tx:
-            await tx.append(
-                ev.job_stream(cmd.job_id), [end], expected_version=None, correlation_id=correlation_id
-            )
-        log.info("job_ended", action="end", outcome=end.TYPE, exit_code=result.exit_code)
+    async def _run(self, cmd: commands.RunJob, correlation_id: UUID) -> None:
+        token = jobtokens.mint(
+            self._secret,
+            jobtokens.JobClaims(
+                cmd.job_id, cmd.project_id, self._clock.now() + timedelta(seconds=cmd.timeout_s + 60)
+            ),
+        )
+        spec = WorkerSpec(
+            job_id=str(cmd.job_id),
+            job_type=cmd.job_type,
+            project_id=str(cmd.project_id),
+            project_file=cmd.project_file,
+            api_url=self._api_url,
+            token=token,
+            params=dict(cmd.params),
+            timeout_s=cmd.timeout_s,
+        )
+        sink = _EventSink(self._store, cmd, correlation_id, self._flush_s)
+        work = asyncio.create_task(self._executor.run(spec, sink.on_message))
+        watch = asyncio.create_task(self._watch(cmd))
+        flusher = asyncio.create_task(sink.flush_forever())
+        try:
+            done, _ = await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if work in done:
+                result = work.result()
+                outcome: str | None = None
+            else:
+                outcome = watch.result()  # "cancel" or "lost"
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work
+                result = ExecutionResult(exit_code=None, timed_out=False, feedback=None)
+        finally:
+            for task in (watch, flusher):
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await sink.flush()
+        if outcome == "lost":
+            log.warning("lease_lost", action="fence", attempt=cmd.attempt)
+            return
+        await self._record_end(cmd, correlation_id, _end_event(cmd, result, cancelled=outcome == "cancel"))
+
+    async def _watch(self, cmd: commands.RunJob) -> str:
+        """Renew the lease until told to cancel ("cancel") or the lease is lost ("lost")."""
+        deadline = time.monotonic() + self._liveness.lease_s - self._liveness.fence_margin_s
+        while True:
+            await asyncio.sleep(self._liveness.heartbeat_s)
+            try:
+                async with self._store.engine.begin() as conn:
+                    row = (
+                        await conn.execute(
+                            text(
+                                "UPDATE job_leases l SET expires_at = now() + make_interval(secs => :s)"
+                                " WHERE l.job_id = :j AND l.runner_id = :r AND l.attempt = :a"
+                                " RETURNING (SELECT cancel_requested FROM rm_jobs WHERE id = l.job_id)"
+                            ),
+                            {
+                                "s": self._liveness.lease_s,
+                                "j": cmd.job_id,
+                                "r": self._runner_id,
+                                "a": cmd.attempt,
+                            },
+                        )
+                    ).first()
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("heartbeat_failed", action="heartbeat", error=repr(exc))
+                if time.monotonic() >= deadline:
+                    return "lost"
+                continue
+            if row is None:
+                return "lost"
+            deadline = time.monotonic() + self._liveness.lease_s - self._liveness.fence_margin_s
+            if row[0]:
+                return "cancel"
+
+    async def _record_end(self, cmd: commands.RunJob, correlation_id: UUID, end: EventData) -> None:
+        """Append the end while holding the lease; retry through short database outages."""
+        deadline = time.monotonic() + self._liveness.lease_s
+        while True:
+            try:
+                async with self._store.transaction() as tx:
+                    await tx.lock()
+                    held = (
+                        await tx.conn.execute(
+                            text(
+                                "DELETE FROM job_leases WHERE job_id = :j AND runner_id = :r AND attempt = :a"
+                                " RETURNING job_id"
+                            ),
+                            {"j": cmd.job_id, "r": self._runner_id, "a": cmd.attempt},
+                        )
+                    ).first()
+                    if held is None:
+                        raise _Lost
+                    await tx.append(
+                        ev.job_stream(cmd.job_id), [end], expected_version=None, correlation_id=correlation_id
+                    )
+                log.info("job_ended", action="end", outcome=end.TYPE)
+                return
+            except _Lost:
+                log.warning("lease_lost_before_end", action="end", outcome=end.TYPE)
+                return
+            except (SQLAlchemyError, OSError) as exc:
+                if time.monotonic() > deadline:
+                    log.error("end_not_recorded", action="end", error=repr(exc))
+                    return
+                await asyncio.sleep(0.5)
+
+
+def _end_event(cmd: commands.RunJob, result: ExecutionResult, *, cancelled: bool) -> EventData:
+    base: dict[str, Any] = {"job_id": cmd.job_id, "project_id": cmd.project_id, "job_type": cmd.job_type}
+    if cancelled:
+        return ev.JobCancelled(**base, cancelled_by="request", reason="The worker was stopped.")
+    feedback: dict[str, Any] = dict(result.feedback or {})
+    feedback["container_exit_code"] = result.exit_code
+    if result.timed_out:
+        message = f"Timeout error! The job failed to finish within {int(cmd.timeout_s)} seconds."
+        feedback.update(error=message, error_type="TIMEOUT", error_origin="runner")
+        return ev.JobFailed(
+            **base, error=message, error_type="TIMEOUT", feedback=feedback, exit_code=result.exit_code
+        )
+    if result.exit_code == 0 and result.feedback is not None and not feedback.get("error"):
+        return ev.JobFinished(**base, feedback=feedback, exit_code=0)
+    message = str(feedback.get("error") or f"The worker crashed with exit code {result.exit_code}.")
+    error_type = str(feedback.get("error_type") or "WORKER_CRASH")
+    feedback.update(
+        error=message, error_type=error_type, error_origin=feedback.get("error_origin", "container")
+    )
+    return ev.JobFailed(
+        **base, error=message, error_type=error_type, feedback=feedback, exit_code=result.exit_code
+    )
 
 
 class _EventSink:
@@ -161,42 +279,48 @@ class _EventSink:
 
     async def on_message(self, message: dict[str, Any]) -> None:
         if message.get("kind") == "step" and message.get("stage") in ("started", "finished", "failed"):
-            await self.flush(
-                ev.JobStepChanged(
-                    job_id=self._cmd.job_id,
-                    project_id=self._cmd.project_id,
-                    step_id=str(message.get("step_id")),
-                    name=str(message.get("name", "")),
-                    stage=message["stage"],
-                )
+            step = ev.JobStepChanged(
+                job_id=self._cmd.job_id,
+                project_id=self._cmd.project_id,
+                step_id=str(message.get("step_id")),
+                name=str(message.get("name", "")),
+                stage=message["stage"],
             )
+            with contextlib.suppress(SQLAlchemyError, OSError):  # live progress is best effort
+                await self.flush(step)
         elif message.get("kind") == "log":
             self._lines.append(str(message.get("line", "")))
             if len(self._lines) >= 500:
-                await self.flush()
+                with contextlib.suppress(SQLAlchemyError, OSError):
+                    await self.flush()
 
     async def flush(self, extra: EventData | None = None) -> None:
         async with self._lock:
+            lines, self._lines = self._lines, []
             batch: list[EventData] = []
-            if self._lines:
+            if lines:
                 batch.append(
-                    ev.JobLogged(job_id=self._cmd.job_id, project_id=self._cmd.project_id, lines=self._lines)
+                    ev.JobLogged(job_id=self._cmd.job_id, project_id=self._cmd.project_id, lines=lines)
                 )
-                self._lines = []
             if extra is not None:
                 batch.append(extra)
             if not batch:
                 return
-            async with self._store.transaction() as tx:
-                await tx.append(
-                    ev.job_stream(self._cmd.job_id),
-                    batch,
-                    expected_version=None,
-                    correlation_id=self._correlation_id,
-                    event_ids=[new_id() for _ in batch],
-                )
+            try:
+                async with self._store.transaction() as tx:
+                    await tx.append(
+                        ev.job_stream(self._cmd.job_id),
+                        batch,
+                        expected_version=None,
+                        correlation_id=self._correlation_id,
+                        event_ids=[new_id() for _ in batch],
+                    )
+            except BaseException:
+                self._lines = lines + self._lines  # keep them, in order, for the next flush
+                raise
 
     async def flush_forever(self) -> None:
         while True:
             await asyncio.sleep(self._flush_s)
-            await self.flush()
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await self.flush()
