@@ -47,6 +47,15 @@ class ProjectUpdated(EventData):
     is_public: bool | None = None
 
 
+class ProjectSettingsChanged(EventData):
+    """Outpost's own project settings changed; ``settings`` holds the new value of each key given."""
+
+    TYPE = "project.settings_changed"
+    project_id: UUID
+    changed_by: str
+    settings: dict[str, Any]
+
+
 class CollaboratorAdded(EventData):
     TYPE = "project.collaborator_added"
     project_id: UUID
@@ -206,6 +215,7 @@ class JobFailed(JobEvent):
 ALL: tuple[type[EventData], ...] = (
     ProjectCreated,
     ProjectUpdated,
+    ProjectSettingsChanged,
     ProjectDeleted,
     CollaboratorAdded,
     CollaboratorRoleChanged,

@@ -24,7 +24,7 @@ async def main(stop: asyncio.Event) -> None:
     engine = db.make_engine(settings.database_url)
     job_runner = JobRunner(
         EventStore(engine, all_projections(), SystemClock()),
-        LocalExecutor(settings.worker_python, settings.worker_module),
+        LocalExecutor(settings.worker_python, settings.worker_module, settings.worker_env),
         SystemClock(),
         secret=settings.secret_key.get_secret_value().encode(),
         api_url=settings.api_url,

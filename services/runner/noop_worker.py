@@ -1,13 +1,14 @@
 """A stand-in worker that speaks the worker protocol without QGIS, for tests and benchmarks.
 
-It reads the job spec, reports two steps and a few log lines, sleeps ``params.noop_sleep_s`` (default:
-0 to 0.4 s, derived from the job id) in between, and prints a feedback v2 result. ``params.noop_exit`` makes it fail with that exit code.
-Standard library only, like the real worker.
+It reads the job spec, reports two steps and a few log lines, and prints a feedback v2 result. It
+sleeps ``params.noop_sleep_s``, else ``$NOOP_SLEEP_S``, else 0-0.4 s derived from the job id;
+``params.noop_exit`` makes it fail with that exit code. Standard library only, like the real worker.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -21,7 +22,7 @@ def main() -> int:
     spec = json.loads(sys.stdin.readline())
     params = spec.get("params") or {}
     # a duration of 0-0.4 s that differs between jobs but is the same for every attempt of one job
-    default_sleep = int(str(spec["job_id"])[:4], 16) % 400 / 1000
+    default_sleep = float(os.environ.get("NOOP_SLEEP_S") or int(str(spec["job_id"])[:4], 16) % 400 / 1000)
     sleep_s = float(params.get("noop_sleep_s", default_sleep))
     steps = []
     for step_id, name in (("prepare", "Prepare"), ("work", "Work")):

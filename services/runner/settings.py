@@ -19,6 +19,10 @@ class RunnerSettings(CommonSettings):
     worker_module: str = Field(
         default="runner.worker", description="runner.noop_worker: a QGIS-free stand-in."
     )
+    worker_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra environment for every worker (e.g. PROJ settings); not secrets.",
+    )
     lease_s: float = 15.0
     heartbeat_s: float = 2.0
     runner_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

@@ -25,7 +25,7 @@ ORDERINGS = ("owner", "name", "created_at")
 
 _PROJECT_COLUMNS = (
     "p.id, p.name, p.owner, p.description, p.is_public, p.created_at, p.updated_at, p.project_file,"
-    " p.project_details, p.data_last_updated_at, p.data_last_packaged_at,"
+    " p.settings, p.project_details, p.data_last_updated_at, p.data_last_packaged_at,"
     " EXISTS (SELECT 1 FROM rm_jobs j WHERE j.project_id = p.id"
     " AND j.status IN ('queued', 'started')) AS busy,"
     " (SELECT coalesce(sum(f.size), 0) FROM rm_files f WHERE f.project_id = p.id) AS file_storage_bytes,"

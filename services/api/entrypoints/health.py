@@ -7,6 +7,7 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
 from api.auth import Svc
+from api.errors import ApiError
 from api.http import CompactJSONResponse
 
 router = APIRouter()
@@ -24,7 +25,11 @@ async def readyz(svc: Svc) -> CompactJSONResponse:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
         return CompactJSONResponse({"status": "unavailable", "database": repr(exc)}, status_code=503)
-    return CompactJSONResponse({"status": "ok"})
+    try:
+        nats = "ok" if svc.nats.client.is_connected else "unavailable"
+    except ApiError:
+        nats = "unavailable"
+    return CompactJSONResponse({"status": "ok", "database": "ok", "nats": nats})
 
 
 @router.get("/metrics")

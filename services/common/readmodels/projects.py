@@ -36,6 +36,14 @@ class ProjectsProjection:
                 )
             case ev.ProjectUpdated():
                 await _project_updated(conn, event, at)
+            case ev.ProjectSettingsChanged():
+                await conn.execute(
+                    text(
+                        "UPDATE rm_projects SET settings = settings || CAST(:s AS jsonb), updated_at = :at"
+                        " WHERE id = :id"
+                    ),
+                    {"s": json.dumps(event.settings), "at": at, "id": event.project_id},
+                )
             case ev.ProjectDeleted():
                 for table in ("rm_files", "rm_collaborators"):
                     await conn.execute(

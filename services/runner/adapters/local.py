@@ -29,14 +29,21 @@ def worker_pythonpath() -> str:
 
 
 class LocalExecutor:
-    def __init__(self, python: str = "/usr/bin/python3", module: str = "runner.worker") -> None:
+    def __init__(
+        self,
+        python: str = "/usr/bin/python3",
+        module: str = "runner.worker",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self._python = python
         self._module = module
+        self._extra_env = dict(extra_env or {})
 
     async def run(self, spec: WorkerSpec, on_message: OnMessage) -> ExecutionResult:
         with tempfile.TemporaryDirectory(prefix=f"outpost-job-{spec.job_id[:8]}-") as tmp:
             os.chmod(tmp, 0o700)
             env = {
+                **self._extra_env,
                 "PATH": "/usr/bin:/bin",
                 "PYTHONPATH": worker_pythonpath(),
                 "HOME": tmp,
