@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from pathlib import Path
 
-from bench import storage
+from bench import scheduler, storage
 from bench.report import Report
 from common.devstack import PostgresServer, SeaweedServer
 
 NOT_YET = {
-    "dispatch_latency_p50_ms": "the scheduler benchmark comes with the scheduler issue",
-    "dispatch_latency_p99_ms": "the scheduler benchmark comes with the scheduler issue",
-    "job_lifecycles_per_s": "the scheduler benchmark comes with the scheduler issue",
-    "dispatch_cost_ratio_10k_vs_10": "the scheduler benchmark comes with the scheduler issue",
     "job_overhead_warm_ms": "no warm worker pool yet (runner issue)",
     "job_overhead_cold_ms": "the runner benchmark comes with the runner issue",
     "job_overhead_docker_ms": "no docker executor yet (runner issue)",
@@ -30,6 +27,7 @@ def main() -> None:
     pg = PostgresServer(work / "pg").start()
     seaweed = SeaweedServer(work / "seaweed").start()
     try:
+        asyncio.run(scheduler.run(report, work, pg))
         storage.run(report, work, pg, seaweed)
         for name, why in NOT_YET.items():
             report.add(name, None, "", notes=f"not measured: {why}")

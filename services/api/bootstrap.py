@@ -75,7 +75,7 @@ async def _relay(settings: ApiSettings, stop: asyncio.Event) -> None:
     try:
         await service.relay(settings.database_url, nc, stop)
     finally:
-        await nc.drain()
+        await nc.close()
 
 
 def _error(status: int, code: str, message: str) -> CompactJSONResponse:

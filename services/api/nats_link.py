@@ -47,4 +47,4 @@ class NatsLink:
                 await self._task
         if self._client is not None:
             with contextlib.suppress(Exception):
-                await self._client.drain()
+                await self._client.close()

@@ -14,8 +14,18 @@ from common.readmodels import all_projections
 from contracts import codec, commands, subjects
 from contracts.base import CommandEnvelope
 from runner.adapters.local import LocalExecutor
+from runner.adapters.noop import NoopExecutor
 from runner.app.run_job import JobRunner, Liveness
+from runner.ports import Executor
 from runner.settings import RunnerSettings
+
+
+def _executor(settings: RunnerSettings) -> Executor:
+    if settings.executor == "noop":
+        return NoopExecutor()
+    if settings.executor == "local":
+        return LocalExecutor(settings.worker_python, settings.worker_module, settings.worker_env)
+    raise SystemExit(f"unknown executor {settings.executor!r}: use local or noop")
 
 
 async def main(stop: asyncio.Event) -> None:
@@ -24,7 +34,7 @@ async def main(stop: asyncio.Event) -> None:
     engine = db.make_engine(settings.database_url)
     job_runner = JobRunner(
         EventStore(engine, all_projections(), SystemClock()),
-        LocalExecutor(settings.worker_python, settings.worker_module, settings.worker_env),
+        _executor(settings),
         SystemClock(),
         secret=settings.secret_key.get_secret_value().encode(),
         api_url=settings.api_url,
@@ -62,7 +72,7 @@ async def main(stop: asyncio.Event) -> None:
         capacity=settings.capacity,
     )
     await asyncio.gather(*tasks)
-    await nc.drain()
+    await nc.close()
     await engine.dispose()
 
 

@@ -50,7 +50,7 @@ async def main(stop: asyncio.Event) -> None:
         tasks.append(asyncio.create_task(service.relay(settings.database_url, nc, stop)))
     logging.get("scheduler").info("scheduler_started", action="start")
     await asyncio.gather(*tasks)
-    await nc.drain()
+    await nc.close()
     await engine.dispose()
 
 

@@ -113,7 +113,7 @@ def test_cancel_pending_and_started_jobs(http: httpx.Client) -> None:
     pid = new_project(http, "cancelling")
     [running] = jobs_of(http, pid)
     running = wait_status(http, running["id"], "started")
-    waiting = http.post("jobs/", json={"project_id": pid, "type": "process_projectfile", "force": True}).json()
+    waiting = http.post("jobs/", json={"project_id": pid, "type": "process_projectfile", "force": 1}).json()
     assert waiting["status"] == "pending"  # the project's slot is taken by the running job
 
     cancelled = http.post(f"jobs/{waiting['id']}/cancel/")
