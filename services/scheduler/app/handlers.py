@@ -35,6 +35,7 @@ DISPATCH_ON = frozenset(
         "job.retry_scheduled",
     }
 )
+RELEVANT = DISPATCH_ON | {"job.cancel_requested"}
 
 
 class Scheduler:
@@ -44,6 +45,8 @@ class Scheduler:
         self.policy = policy
 
     async def handle(self, env: Envelope) -> None:
+        if env.event_type not in RELEVANT:
+            return  # steps, logs and starts change no decision: no transaction for them
         async with self._store.transaction() as tx:
             await tx.lock()
             if not await _first_time(tx.conn, env.event_id):
