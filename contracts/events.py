@@ -170,6 +170,17 @@ class JobLogged(JobEvent):
     lines: list[str]
 
 
+class PackageFileStored(JobEvent):
+    """A package job's worker uploaded one file of the package (the blob exists before the event)."""
+
+    TYPE = "job.package_file_stored"
+    path: str
+    blob_key: str
+    size: int
+    md5sum: str
+    sha256: str
+
+
 class JobRetryScheduled(JobEvent):
     """An attempt died of an infrastructure failure; the job keeps its project's slot and runs again.
 
@@ -228,6 +239,7 @@ ALL: tuple[type[EventData], ...] = (
     JobStarted,
     JobStepChanged,
     JobLogged,
+    PackageFileStored,
     JobRetryScheduled,
     JobCancelRequested,
     JobCancelled,

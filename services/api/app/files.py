@@ -42,7 +42,8 @@ def is_project_file(path: str) -> bool:
     return path.lower().endswith(PROJECT_EXTENSIONS)
 
 
-async def _chunks(upload: UploadFile, digester: Digester) -> AsyncIterator[bytes]:
+async def read_chunks(upload: UploadFile, digester: Digester) -> AsyncIterator[bytes]:
+    """The upload in chunks of at most 1 MiB, fed through ``digester`` on the way."""
     while chunk := await upload.read(CHUNK):
         digester.update(chunk)
         yield chunk
@@ -57,7 +58,7 @@ async def store_upload(
     version_id = new_id()
     blob_key = f"projects/{project['id']}/files/{version_id}"
     digester = Digester()
-    await svc.blobs.put(blob_key, _chunks(upload, digester))
+    await svc.blobs.put(blob_key, read_chunks(upload, digester))
     try:
         async with svc.store.transaction() as tx:
             await tx.lock()

@@ -16,11 +16,11 @@ from api.auth import Principal
 from api.context import Services
 from api.errors import ObjectNotFound, PermissionDenied, ProjectAlreadyExists, ValidationError
 from common.clock import new_id
+from common.domain import projects as project_rules
 from common.eventstore import ProjectionConflict
 from contracts import events as ev
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,255}$")
-DEFAULT_ATTACHMENT_DIRS = ("DCIM",)
 ORDERINGS = ("owner", "name", "created_at")
 
 _PROJECT_COLUMNS = (
@@ -119,14 +119,10 @@ def status(project: dict[str, Any]) -> str:
 
 
 def attachment_dirs(project: dict[str, Any]) -> tuple[str, ...]:
-    details = project.get("project_details") or {}
-    dirs = details.get("attachment_dirs") or DEFAULT_ATTACHMENT_DIRS
-    return tuple(str(d).strip("/") for d in dirs if str(d).strip("/"))
+    return project_rules.attachment_dirs(project.get("project_details"))
 
 
-def is_attachment(path: str, dirs: tuple[str, ...]) -> bool:
-    """A path inside an attachment dir (``DCIM/a.jpg``); unlike upstream, ``DCIMx.txt`` is not one."""
-    return any(path == d or path.startswith(d + "/") for d in dirs)
+is_attachment = project_rules.is_attachment
 
 
 def _iso(value: datetime | None) -> str | None:

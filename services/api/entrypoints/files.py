@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from api import blobserve
 from api.app import files, projects
 from api.auth import PersonOrJob, Svc
-from api.errors import EmptyContent, InvalidHttpRange, MultipleContents, ObjectNotFound
+from api.errors import EmptyContent, MultipleContents, ObjectNotFound
 from api.http import CompactJSONResponse, as_bool
 
 router = APIRouter()
@@ -63,27 +63,8 @@ async def download_file(
         chosen = history[0] if history else None
     if chosen is None:
         raise ObjectNotFound(f"No file {clean!r} in this project.")
-    headers = {
-        "ETag": f'"{chosen.md5sum}"',
-        "Accept-Ranges": "bytes",
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(clean.rsplit('/', 1)[-1])}",
-    }
-    if request.headers.get("if-none-match", "").strip('"') == chosen.md5sum:
-        return Response(status_code=304, headers=headers)
-    range_header = request.headers.get("range")
-    if range_header is None:
-        headers["Content-Length"] = str(chosen.size)
-        return StreamingResponse(
-            _stream(svc, chosen.blob_key, 0, None), headers=headers, media_type="application/octet-stream"
-        )
-    start, end = parse_range(range_header, chosen.size)
-    headers["Content-Range"] = f"bytes {start}-{end}/{chosen.size}"
-    headers["Content-Length"] = str(end - start + 1)
-    return StreamingResponse(
-        _stream(svc, chosen.blob_key, start, end),
-        status_code=206,
-        headers=headers,
-        media_type="application/octet-stream",
+    return blobserve.serve(
+        svc, request, blob_key=chosen.blob_key, size=chosen.size, etag=chosen.md5sum, name=clean
     )
 
 
@@ -97,24 +78,3 @@ async def delete_file(
     version = request.headers.get("x-file-version") or request.query_params.get("version")
     await files.delete(svc, principal, project, clean, version)
     return Response(status_code=204)
-
-
-def parse_range(header: str, size: int) -> tuple[int, int]:
-    """One ``bytes=a-b`` range within the file; anything else is 416 (never a full 200)."""
-    match = RANGE_RE.match(header.strip())
-    if not match or (not match.group(1) and not match.group(2)):
-        raise InvalidHttpRange(f"Unsupported Range header {header!r}.")
-    first, last = match.groups()
-    if first:
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
-    else:
-        start, end = max(size - int(last), 0), size - 1
-    if start >= size or start > end:
-        raise InvalidHttpRange(f"Range {header!r} is outside the file of {size} bytes.")
-    return start, end
-
-
-async def _stream(svc: Svc, key: str, start: int, end: int | None) -> AsyncIterator[bytes]:
-    async for chunk in svc.blobs.read(key, start, end):
-        yield chunk

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from common import jobtokens, logging
 from common.clock import Clock, new_id
 from common.domain import jobs
+from common.domain import projects as project_rules
 from common.eventstore import ConcurrencyError, EventStore
 from contracts import codec, commands
 from contracts import events as ev
@@ -135,6 +136,12 @@ class JobRunner:
         return True
 
     async def _run(self, cmd: commands.RunJob, correlation_id: UUID) -> None:
+        inputs_hash = None
+        if cmd.job_type == "package":
+            inputs_hash, reusable = await self._package_inputs(cmd.project_id)
+            if reusable is not None:
+                await self._record_end(cmd, correlation_id, _reused(cmd, reusable, inputs_hash))
+                return
         token = jobtokens.mint(
             self._secret,
             jobtokens.JobClaims(
@@ -174,7 +181,38 @@ class JobRunner:
         if outcome == "lost":
             log.warning("lease_lost", action="fence", attempt=cmd.attempt)
             return
-        await self._record_end(cmd, correlation_id, _end_event(cmd, result, cancelled=outcome == "cancel"))
+        end = _end_event(cmd, result, cancelled=outcome == "cancel")
+        if inputs_hash is not None and isinstance(end, ev.JobFinished):
+            end = end.model_copy(update={"feedback": {**end.feedback, "inputs_hash": inputs_hash}})
+        await self._record_end(cmd, correlation_id, end)
+
+    async def _package_inputs(self, project_id: UUID) -> tuple[str, UUID | None]:
+        """The hash of what a package depends on now, and the last package if it was made from the same."""
+        async with self._store.engine.connect() as conn:
+            project = (
+                await conn.execute(
+                    text(
+                        "SELECT p.project_details, p.settings, p.last_package_job_id,"
+                        " p.last_package_inputs_hash, EXISTS (SELECT 1 FROM rm_package_files f"
+                        " WHERE f.job_id = p.last_package_job_id) AS stored"
+                        " FROM rm_projects p WHERE p.id = :p"
+                    ),
+                    {"p": project_id},
+                )
+            ).one()
+            rows = await conn.execute(
+                text(
+                    "SELECT DISTINCT ON (path) path, sha256 FROM rm_files WHERE project_id = :p"
+                    " ORDER BY path, position DESC"
+                ),
+                {"p": project_id},
+            )
+            dirs = project_rules.attachment_dirs(project.project_details)
+            inputs = [(r.path, r.sha256) for r in rows if not project_rules.is_attachment(r.path, dirs)]
+        settings = {k: v for k, v in (project.settings or {}).items() if k != "job_timeouts"}
+        inputs_hash = project_rules.package_inputs_hash(inputs, settings)
+        same = project.stored and project.last_package_inputs_hash == inputs_hash
+        return inputs_hash, project.last_package_job_id if same else None
 
     async def _watch(self, cmd: commands.RunJob) -> str:
         """Renew the lease until told to cancel ("cancel") or the lease is lost ("lost")."""
@@ -240,6 +278,19 @@ class JobRunner:
                     log.error("end_not_recorded", action="end", error=repr(exc))
                     return
                 await asyncio.sleep(0.5)
+
+
+def _reused(cmd: commands.RunJob, package_id: UUID, inputs_hash: str) -> ev.JobFinished:
+    """Nothing the package depends on changed: finish at once and point at the last package."""
+    feedback = {
+        "feedback_version": "2.0",
+        "workflow_id": "package_project",
+        "steps": [],
+        "outputs": {},
+        "reused_package": str(package_id),
+        "inputs_hash": inputs_hash,
+    }
+    return ev.JobFinished(job_id=cmd.job_id, project_id=cmd.project_id, job_type="package", feedback=feedback)
 
 
 def _end_event(cmd: commands.RunJob, result: ExecutionResult, *, cancelled: bool) -> EventData:

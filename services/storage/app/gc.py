@@ -25,7 +25,11 @@ async def collect(engine: AsyncEngine, blobs: BlobStore, grace: timedelta, now: 
         return 0
     async with engine.connect() as conn:
         rows = await conn.execute(
-            text("SELECT blob_key FROM rm_files WHERE blob_key = ANY(:keys)"), {"keys": candidates}
+            text(
+                "SELECT blob_key FROM rm_files WHERE blob_key = ANY(:keys)"
+                " UNION SELECT blob_key FROM rm_package_files WHERE blob_key = ANY(:keys)"
+            ),
+            {"keys": candidates},
         )
         referenced = {row[0] for row in rows}
     orphans = [key for key in candidates if key not in referenced]
