@@ -56,6 +56,23 @@ class ProjectSettingsChanged(EventData):
     settings: dict[str, Any]
 
 
+class SecretSet(EventData):
+    """A project secret was created or replaced. The value is never in an event: only its name and type."""
+
+    TYPE = "project.secret_set"
+    project_id: UUID
+    name: str
+    secret_type: Literal["envvar", "pgservice"]
+    set_by: str
+
+
+class SecretDeleted(EventData):
+    TYPE = "project.secret_deleted"
+    project_id: UUID
+    name: str
+    deleted_by: str
+
+
 class CollaboratorAdded(EventData):
     TYPE = "project.collaborator_added"
     project_id: UUID
@@ -227,6 +244,8 @@ ALL: tuple[type[EventData], ...] = (
     ProjectCreated,
     ProjectUpdated,
     ProjectSettingsChanged,
+    SecretSet,
+    SecretDeleted,
     ProjectDeleted,
     CollaboratorAdded,
     CollaboratorRoleChanged,

@@ -6,6 +6,7 @@ on ``outpost.rpc.create_job`` and waits for the reply.
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from contracts.base import Frozen
@@ -17,6 +18,7 @@ class CreateJobRequest(Frozen):
     force: bool = False
     requested_by: str
     requested_by_id: int
+    params: dict[str, Any] = {}
 
 
 class CreateJobReply(Frozen):

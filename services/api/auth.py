@@ -55,12 +55,12 @@ async def _job_principal(svc: Services, key: str) -> Principal:
     async with svc.engine.connect() as conn:
         row = (
             await conn.execute(
-                text("SELECT status, created_by FROM rm_jobs WHERE id = :id AND project_id = :p"),
+                text("SELECT status, attempt, created_by FROM rm_jobs WHERE id = :id AND project_id = :p"),
                 {"id": claims.job_id, "p": claims.project_id},
             )
         ).first()
-    if row is None or row.status != "started":
-        raise TokenAuthenticationFailed("The job of this token is not running.")
+    if row is None or row.status != "started" or row.attempt != claims.attempt:
+        raise TokenAuthenticationFailed("The job attempt of this token is not running.")
     return Principal(username=row.created_by, job=claims)
 
 

@@ -15,6 +15,7 @@ from api.adapters.accounts import Accounts
 from api.adapters.organizations import NotAllowed, Organizations, UnknownAccount
 from api.context import Services
 from api.entrypoints import accounts, collaborators, files, health, jobs, organizations, packages, projects
+from api.entrypoints import secrets as project_secrets
 from api.entrypoints import settings as project_settings
 from api.errors import ApiError, ServiceUnavailable
 from api.http import CompactJSONResponse
@@ -60,7 +61,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await engine.dispose()
 
     app = FastAPI(title="Outpost", lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
-    for module in (accounts, organizations, projects, project_settings, collaborators, files, packages, jobs):
+    for module in (
+        accounts,
+        organizations,
+        projects,
+        project_settings,
+        project_secrets,
+        collaborators,
+        files,
+        packages,
+        jobs,
+    ):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     _install_error_handlers(app)

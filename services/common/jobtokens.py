@@ -1,7 +1,8 @@
-"""Job tokens: one job, one project, a deadline; signed with the deployment's secret key.
+"""Job tokens: one job, one project, one attempt, a deadline; signed with the deployment's secret key.
 
-A job token is accepted only while its job is ``started`` (the API checks the job's read model),
-so it dies with the job even before its deadline. It never grants anything outside its project.
+A job token is accepted only while its job is ``started`` in the same attempt (the API checks the job's
+read model), so it dies with the job, or with the attempt when the job is retried, even before its
+deadline. It never grants anything outside its project.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class JobClaims:
     job_id: UUID
     project_id: UUID
     expires_at: datetime
+    attempt: int = 1
 
 
 def _b64(data: bytes) -> str:
@@ -39,7 +41,12 @@ def _unb64(text: str) -> bytes:
 def mint(secret: bytes, claims: JobClaims) -> str:
     body = _b64(
         json.dumps(
-            {"j": str(claims.job_id), "p": str(claims.project_id), "e": int(claims.expires_at.timestamp())},
+            {
+                "j": str(claims.job_id),
+                "p": str(claims.project_id),
+                "e": int(claims.expires_at.timestamp()),
+                "a": claims.attempt,
+            },
             separators=(",", ":"),
         ).encode()
     )
@@ -56,7 +63,9 @@ def verify(secret: bytes, token: str, now: datetime) -> JobClaims:
         raise InvalidJobToken("bad signature")
     try:
         raw = json.loads(_unb64(body))
-        claims = JobClaims(UUID(raw["j"]), UUID(raw["p"]), datetime.fromtimestamp(int(raw["e"]), UTC))
+        claims = JobClaims(
+            UUID(raw["j"]), UUID(raw["p"]), datetime.fromtimestamp(int(raw["e"]), UTC), int(raw.get("a", 1))
+        )
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidJobToken("malformed claims") from exc
     if claims.expires_at <= now:

@@ -15,7 +15,7 @@ from contracts import codec, commands, subjects
 from contracts.base import CommandEnvelope
 from runner.adapters.local import LocalExecutor
 from runner.adapters.noop import NoopExecutor
-from runner.app.run_job import JobRunner, Liveness
+from runner.app.run_job import JobRunner, Limits, Liveness
 from runner.ports import Executor
 from runner.settings import RunnerSettings
 
@@ -40,6 +40,7 @@ async def main(stop: asyncio.Event) -> None:
         api_url=settings.api_url,
         runner_id=settings.runner_id,
         liveness=Liveness(lease_s=settings.lease_s, heartbeat_s=settings.heartbeat_s),
+        limits=Limits(memory_mb=settings.worker_memory_mb, cpus=settings.worker_cpus),
         flush_s=settings.log_flush_s,
     )
     nc = await service.connect_nats(settings.nats_url, stop)

@@ -1,16 +1,26 @@
 """A stand-in worker that speaks the worker protocol without QGIS, for tests and benchmarks.
 
-It reads the job spec, reports two steps and a few log lines, and prints a feedback v2 result. It
-sleeps ``params.noop_sleep_s``, else ``$NOOP_SLEEP_S``, else 0-0.4 s derived from the job id;
-``params.noop_exit`` makes it fail with that exit code. Standard library only, like the real worker.
+It reads the job spec, reports two steps and a few log lines, and prints a feedback v2 result. Knobs, from
+the job's ``params`` (else the environment, for the sleep):
+- ``noop_sleep_s`` (else ``$NOOP_SLEEP_S``, else 0-0.4 s derived from the job id): how long it works;
+- ``noop_exit``: fail cleanly with that exit code;
+- ``noop_alloc_mb``: allocate and touch that much memory (to meet the memory limit);
+- ``noop_crash``: ``segv`` kills itself with SIGSEGV;
+- ``noop_echo_env``: names of environment variables to print, ``noop_echo_pgservice`` to print the pg
+  service file, ``noop_feedback_env`` a variable to put in its result: a worker that leaks what it was
+  given, to prove the runner redacts it.
+Standard library only, like the real worker.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 
 def emit(message: dict[str, object]) -> None:
@@ -18,16 +28,30 @@ def emit(message: dict[str, object]) -> None:
     sys.stdout.flush()
 
 
+def leak(params: dict[str, Any]) -> None:
+    for name in params.get("noop_echo_env") or []:
+        emit({"kind": "log", "line": f"env {name}={os.environ.get(name)}"})
+    if params.get("noop_echo_pgservice") and os.environ.get("PGSERVICEFILE"):
+        for line in Path(os.environ["PGSERVICEFILE"]).read_text().splitlines():
+            print(f"pg_service.conf: {line}", file=sys.stderr, flush=True)
+
+
 def main() -> int:
     spec = json.loads(sys.stdin.readline())
-    params = spec.get("params") or {}
-    # a duration of 0-0.4 s that differs between jobs but is the same for every attempt of one job
+    params: dict[str, Any] = spec.get("params") or {}
     default_sleep = float(os.environ.get("NOOP_SLEEP_S") or int(str(spec["job_id"])[:4], 16) % 400 / 1000)
     sleep_s = float(params.get("noop_sleep_s", default_sleep))
+    leak(params)
+    hoard = []
     steps = []
     for step_id, name in (("prepare", "Prepare"), ("work", "Work")):
         emit({"kind": "step", "step_id": step_id, "name": name, "stage": "started"})
         emit({"kind": "log", "line": f"{name}: job {spec['job_id']} of project {spec['project_id']}"})
+        if step_id == "work" and params.get("noop_alloc_mb"):
+            for _ in range(int(params["noop_alloc_mb"])):
+                hoard.append(bytearray(1024 * 1024))
+        if step_id == "work" and params.get("noop_crash") == "segv":
+            os.kill(os.getpid(), signal.SIGSEGV)
         time.sleep(sleep_s / 2)
         emit({"kind": "step", "step_id": step_id, "name": name, "stage": "finished"})
         steps.append({"id": step_id, "name": name, "stage": 2, "returns": {}})
@@ -38,7 +62,7 @@ def main() -> int:
         "workflow_name": "No-op",
         "workflow_version": "2.0",
         "steps": steps,
-        "outputs": {},
+        "outputs": {"echo": os.environ.get(str(params.get("noop_feedback_env")))},
     }
     if exit_code:
         feedback.update(error="The no-op worker was told to fail.", error_type="UNKNOWN")

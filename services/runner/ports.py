@@ -21,6 +21,10 @@ class WorkerSpec:
     token: str
     params: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 600.0
+    secret_env: dict[str, str] = field(default_factory=dict)
+    pg_service: str = ""
+    memory_mb: int = 2048
+    cpus: float = 1.0
 
     def stdin_json(self) -> dict[str, Any]:
         return {
@@ -36,9 +40,13 @@ class WorkerSpec:
 
 @dataclass(frozen=True)
 class ExecutionResult:
+    """How the worker ended: ``exit_code`` is negative for a signal (-11 = SIGSEGV), None if it never ran."""
+
     exit_code: int | None
     timed_out: bool
     feedback: dict[str, Any] | None
+    oom_killed: bool = False
+    limits: str = ""
 
 
 class Executor(Protocol):

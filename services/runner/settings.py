@@ -23,6 +23,8 @@ class RunnerSettings(CommonSettings):
         default_factory=dict,
         description="Extra environment for every worker (e.g. PROJ settings); not secrets.",
     )
+    worker_memory_mb: int = Field(default=2048, ge=64, description="Memory of one worker (cgroup limit).")
+    worker_cpus: float = Field(default=1.0, gt=0, description="CPUs of one worker (cgroup quota).")
     lease_s: float = 15.0
     heartbeat_s: float = 2.0
     runner_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

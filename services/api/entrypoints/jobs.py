@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -27,6 +28,7 @@ _COLUMNS = (
     " finished_at, attempt, max_attempts, retry_at, timeout_s, cancel_requested"
 )
 RPC_TIMEOUT_S = 10.0
+MAX_PARAMS_BYTES = 4096
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -115,6 +117,7 @@ async def create_job(request: Request, principal: CurrentPrincipal, svc: Svc) ->
         force=as_bool(body.get("force"), "force"),
         requested_by=principal.username,
         requested_by_id=principal.user.id,
+        params=_params(body.get("params")),
     )
     try:
         msg = await svc.nats.client.request(
@@ -130,6 +133,20 @@ async def create_job(request: Request, principal: CurrentPrincipal, svc: Svc) ->
     assert reply.job_id is not None
     job = await _load(svc, reply.job_id)
     return CompactJSONResponse(job_json(job, detail=True), status_code=201 if reply.created else 200)
+
+
+def _params(raw: Any) -> dict[str, Any]:
+    """Outpost's extension: a small JSON object handed to the worker with the job."""
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise ValidationError("params must be a JSON object.") from exc
+    if not isinstance(raw, dict) or len(json.dumps(raw)) > MAX_PARAMS_BYTES:
+        raise ValidationError(f"params must be a JSON object of at most {MAX_PARAMS_BYTES} bytes.")
+    return raw
 
 
 @router.post("/jobs/{job_id}/cancel/")

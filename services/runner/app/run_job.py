@@ -17,21 +17,22 @@ import contextlib
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from uuid import UUID
 
 import structlog
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from common import jobtokens, logging
-from common.clock import Clock, new_id
+from common import jobtokens, logging, secrets
+from common.clock import Clock
 from common.domain import jobs
 from common.domain import projects as project_rules
 from common.eventstore import ConcurrencyError, EventStore
 from contracts import codec, commands
 from contracts import events as ev
 from contracts.base import EventData
+from runner.app.sink import EventSink
+from runner.domain import outcome as outcome_rules
 from runner.ports import ExecutionResult, Executor, WorkerSpec
 
 log = logging.get("runner")
@@ -43,6 +44,12 @@ class NotYet(Exception):
     def __init__(self, delay_s: float) -> None:
         super().__init__(f"retry in {delay_s:.1f}s")
         self.delay_s = delay_s
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 2048
+    cpus: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class JobRunner:
         api_url: str,
         runner_id: str,
         liveness: Liveness = Liveness(),
+        limits: Limits = Limits(),
         flush_s: float = 0.25,
     ) -> None:
         self._store = store
@@ -76,6 +84,8 @@ class JobRunner:
         self._api_url = api_url
         self._runner_id = runner_id
         self._liveness = liveness
+        self._limits = limits
+        self._fernet = secrets.cipher(secret)
         self._flush_s = flush_s
 
     async def handle(self, cmd: commands.RunJob, correlation_id: UUID) -> None:
@@ -140,14 +150,19 @@ class JobRunner:
         if cmd.job_type == "package":
             inputs_hash, reusable = await self._package_inputs(cmd.project_id)
             if reusable is not None:
-                await self._record_end(cmd, correlation_id, _reused(cmd, reusable, inputs_hash))
+                await self._record_end(cmd, correlation_id, outcome_rules.reused(cmd, reusable, inputs_hash))
                 return
         token = jobtokens.mint(
             self._secret,
             jobtokens.JobClaims(
-                cmd.job_id, cmd.project_id, self._clock.now() + timedelta(seconds=cmd.timeout_s + 60)
+                cmd.job_id,
+                cmd.project_id,
+                self._clock.now() + timedelta(seconds=cmd.timeout_s + 60),
+                cmd.attempt,
             ),
         )
+        job_secrets = await self._secrets(cmd.project_id)
+        secret_values = [s.value for s in job_secrets]
         spec = WorkerSpec(
             job_id=str(cmd.job_id),
             job_type=cmd.job_type,
@@ -157,8 +172,12 @@ class JobRunner:
             token=token,
             params=dict(cmd.params),
             timeout_s=cmd.timeout_s,
+            secret_env={s.name: s.value for s in job_secrets if s.type == "envvar"},
+            pg_service=secrets.pg_service_file(job_secrets),
+            memory_mb=self._limits.memory_mb,
+            cpus=self._limits.cpus,
         )
-        sink = _EventSink(self._store, cmd, correlation_id, self._flush_s)
+        sink = EventSink(self._store, cmd, correlation_id, self._flush_s, secret_values)
         work = asyncio.create_task(self._executor.run(spec, sink.on_message))
         watch = asyncio.create_task(self._watch(cmd))
         flusher = asyncio.create_task(sink.flush_forever())
@@ -181,10 +200,20 @@ class JobRunner:
         if outcome == "lost":
             log.warning("lease_lost", action="fence", attempt=cmd.attempt)
             return
-        end = _end_event(cmd, result, cancelled=outcome == "cancel")
+        end = outcome_rules.end_event(
+            cmd,
+            result,
+            cancelled=outcome == "cancel",
+            memory_mb=self._limits.memory_mb,
+            secret_values=secret_values,
+        )
         if inputs_hash is not None and isinstance(end, ev.JobFinished):
             end = end.model_copy(update={"feedback": {**end.feedback, "inputs_hash": inputs_hash}})
         await self._record_end(cmd, correlation_id, end)
+
+    async def _secrets(self, project_id: UUID) -> list[secrets.Secret]:
+        async with self._store.engine.connect() as conn:
+            return await secrets.load_for_job(conn, self._fernet, project_id)
 
     async def _package_inputs(self, project_id: UUID) -> tuple[str, UUID | None]:
         """The hash of what a package depends on now, and the last package if it was made from the same."""
@@ -278,100 +307,3 @@ class JobRunner:
                     log.error("end_not_recorded", action="end", error=repr(exc))
                     return
                 await asyncio.sleep(0.5)
-
-
-def _reused(cmd: commands.RunJob, package_id: UUID, inputs_hash: str) -> ev.JobFinished:
-    """Nothing the package depends on changed: finish at once and point at the last package."""
-    feedback = {
-        "feedback_version": "2.0",
-        "workflow_id": "package_project",
-        "steps": [],
-        "outputs": {},
-        "reused_package": str(package_id),
-        "inputs_hash": inputs_hash,
-    }
-    return ev.JobFinished(job_id=cmd.job_id, project_id=cmd.project_id, job_type="package", feedback=feedback)
-
-
-def _end_event(cmd: commands.RunJob, result: ExecutionResult, *, cancelled: bool) -> EventData:
-    base: dict[str, Any] = {"job_id": cmd.job_id, "project_id": cmd.project_id, "job_type": cmd.job_type}
-    if cancelled:
-        return ev.JobCancelled(**base, cancelled_by="request", reason="The worker was stopped.")
-    feedback: dict[str, Any] = dict(result.feedback or {})
-    feedback["container_exit_code"] = result.exit_code
-    if result.timed_out:
-        message = f"Timeout error! The job failed to finish within {int(cmd.timeout_s)} seconds."
-        feedback.update(error=message, error_type="TIMEOUT", error_origin="runner")
-        return ev.JobFailed(
-            **base, error=message, error_type="TIMEOUT", feedback=feedback, exit_code=result.exit_code
-        )
-    if result.exit_code == 0 and result.feedback is not None and not feedback.get("error"):
-        return ev.JobFinished(**base, feedback=feedback, exit_code=0)
-    message = str(feedback.get("error") or f"The worker crashed with exit code {result.exit_code}.")
-    error_type = str(feedback.get("error_type") or "WORKER_CRASH")
-    feedback.update(
-        error=message, error_type=error_type, error_origin=feedback.get("error_origin", "container")
-    )
-    return ev.JobFailed(
-        **base, error=message, error_type=error_type, feedback=feedback, exit_code=result.exit_code
-    )
-
-
-class _EventSink:
-    """Buffers worker log lines and appends them in small batches; step changes go out at once."""
-
-    def __init__(self, store: EventStore, cmd: commands.RunJob, correlation_id: UUID, flush_s: float) -> None:
-        self._store = store
-        self._cmd = cmd
-        self._correlation_id = correlation_id
-        self._flush_s = flush_s
-        self._lines: list[str] = []
-        self._lock = asyncio.Lock()
-
-    async def on_message(self, message: dict[str, Any]) -> None:
-        if message.get("kind") == "step" and message.get("stage") in ("started", "finished", "failed"):
-            step = ev.JobStepChanged(
-                job_id=self._cmd.job_id,
-                project_id=self._cmd.project_id,
-                step_id=str(message.get("step_id")),
-                name=str(message.get("name", "")),
-                stage=message["stage"],
-            )
-            with contextlib.suppress(SQLAlchemyError, OSError):  # live progress is best effort
-                await self.flush(step)
-        elif message.get("kind") == "log":
-            self._lines.append(str(message.get("line", "")))
-            if len(self._lines) >= 500:
-                with contextlib.suppress(SQLAlchemyError, OSError):
-                    await self.flush()
-
-    async def flush(self, extra: EventData | None = None) -> None:
-        async with self._lock:
-            lines, self._lines = self._lines, []
-            batch: list[EventData] = []
-            if lines:
-                batch.append(
-                    ev.JobLogged(job_id=self._cmd.job_id, project_id=self._cmd.project_id, lines=lines)
-                )
-            if extra is not None:
-                batch.append(extra)
-            if not batch:
-                return
-            try:
-                async with self._store.transaction() as tx:
-                    await tx.append(
-                        ev.job_stream(self._cmd.job_id),
-                        batch,
-                        expected_version=None,
-                        correlation_id=self._correlation_id,
-                        event_ids=[new_id() for _ in batch],
-                    )
-            except BaseException:
-                self._lines = lines + self._lines  # keep them, in order, for the next flush
-                raise
-
-    async def flush_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._flush_s)
-            with contextlib.suppress(SQLAlchemyError, OSError):
-                await self.flush()

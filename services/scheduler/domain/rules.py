@@ -58,6 +58,7 @@ class JobRequest:
     force: bool
     requested_by: str
     requested_by_id: int
+    params: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,15 @@ def timeout_for(policy: Policy, project: ProjectView, job_type: str) -> float:
 
 
 def _new_job(
-    policy: Policy, project: ProjectView, job_id: UUID, job_type: str, *, by: str, by_id: int, reason: str
+    policy: Policy,
+    project: ProjectView,
+    job_id: UUID,
+    job_type: str,
+    *,
+    by: str,
+    by_id: int,
+    reason: str,
+    params: dict[str, Any] | None = None,
 ) -> ev.JobCreated:
     return ev.JobCreated(
         job_id=job_id,
@@ -87,6 +96,7 @@ def _new_job(
         reason=reason,
         timeout_s=timeout_for(policy, project, job_type),
         max_attempts=policy.max_attempts,
+        params=dict(params or {}),
     )
 
 
@@ -146,6 +156,7 @@ def on_job_requested(
         by=request.requested_by,
         by_id=request.requested_by_id,
         reason=reason,
+        params=request.params,
     )
     return job_id, created
 

@@ -26,6 +26,7 @@ async def serve(nc: Client, scheduler: Scheduler) -> Subscription:
                     force=request.force,
                     requested_by=request.requested_by,
                     requested_by_id=request.requested_by_id,
+                    params=dict(request.params),
                 )
             )
             reply = rpc.CreateJobReply(job_id=job_id, created=created)
