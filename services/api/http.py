@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile
 
-from api.errors import ValidationError
+from api.errors import EmptyContent, MultipleContents, ValidationError
 
 TRUE = frozenset({"1", "true", "True", "TRUE", "yes", "on"})
 FALSE = frozenset({"0", "false", "False", "FALSE", "no", "off", ""})
@@ -89,3 +91,18 @@ def paginate(request: Request, items: Sequence[Any]) -> CompactJSONResponse:
         prev = {"limit": limit, "offset": max(offset - limit, 0)}
         headers["X-Previous-Page"] = f"{base}{joiner}{urlencode(prev)}"
     return CompactJSONResponse(page, headers=headers)
+
+
+@asynccontextmanager
+async def single_file(request: Request) -> AsyncIterator[UploadFile]:
+    """The one ``file`` part of a multipart upload (spooled to disk past 1 MiB); other parts are ignored."""
+    form = await request.form(max_files=4, max_fields=16)
+    try:
+        parts = [value for value in form.getlist("file") if isinstance(value, UploadFile)]
+        if not parts:
+            raise EmptyContent("The request has no 'file' part.")
+        if len(parts) > 1:
+            raise MultipleContents("The request has more than one 'file' part.")
+        yield parts[0]
+    finally:
+        await form.close()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 import httpx
+
+from common import jobtokens
+from common.eventstore import EventStore
+from contracts import events as ev
 
 SECRET = "s" * 40
 PASSWORD = "correct horse battery"
@@ -26,3 +33,34 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
     assert f'"code":"{code}"' in response.text  # compact: QField matches the raw bytes
+
+
+async def start_job(
+    store: EventStore, project_id: uuid.UUID, job_type: str = "process_projectfile"
+) -> uuid.UUID:
+    """A job that is running (created, queued, started), as a runner would leave it."""
+    job_id = uuid.uuid4()
+    async with store.transaction() as tx:
+        await tx.append(
+            ev.job_stream(job_id),
+            [
+                ev.JobCreated(
+                    job_id=job_id,
+                    project_id=project_id,
+                    job_type=job_type,  # type: ignore[arg-type]
+                    created_by="alice",
+                    created_by_id=1,
+                    reason="test",
+                ),
+                ev.JobQueued(job_id=job_id, project_id=project_id),
+                ev.JobStarted(job_id=job_id, project_id=project_id, runner_id="test"),
+            ],
+            expected_version=0,
+            correlation_id=uuid.uuid4(),
+        )
+    return job_id
+
+
+def worker_token(job_id: uuid.UUID, project_id: uuid.UUID) -> dict[str, str]:
+    claims = jobtokens.JobClaims(job_id, project_id, datetime.now(UTC) + timedelta(minutes=5))
+    return {"Authorization": f"Token {jobtokens.mint(SECRET.encode(), claims)}"}

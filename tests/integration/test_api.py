@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from common import jobtokens
 from common.eventstore import EventStore
 from contracts import events as ev
-from tests.integration.api_helpers import PASSWORD, SECRET, assert_error, login, new_project
+from tests.integration.api_helpers import PASSWORD, SECRET, assert_error, login, new_project, start_job
 
 pytestmark = pytest.mark.integration
 
@@ -175,29 +175,6 @@ async def test_second_project_file_is_refused(client: httpx.AsyncClient) -> None
         400,
         "multiple_projects",
     )
-
-
-async def start_job(store: EventStore, project_id: uuid.UUID) -> uuid.UUID:
-    job_id = uuid.uuid4()
-    async with store.transaction() as tx:
-        await tx.append(
-            ev.job_stream(job_id),
-            [
-                ev.JobCreated(
-                    job_id=job_id,
-                    project_id=project_id,
-                    job_type="process_projectfile",
-                    created_by="alice",
-                    created_by_id=1,
-                    reason="test",
-                ),
-                ev.JobQueued(job_id=job_id, project_id=project_id),
-                ev.JobStarted(job_id=job_id, project_id=project_id, runner_id="test"),
-            ],
-            expected_version=0,
-            correlation_id=uuid.uuid4(),
-        )
-    return job_id
 
 
 async def test_job_token_is_scoped_to_its_project_and_dies_with_its_job(

@@ -3,41 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from common import jobtokens
 from common.eventstore import EventStore
 from contracts import events as ev
-from tests.integration.api_helpers import SECRET, assert_error, login, new_project
+from tests.integration.api_helpers import assert_error, login, new_project, start_job, worker_token
 
 pytestmark = pytest.mark.integration
 
 
 async def start_package_job(store: EventStore, project_id: uuid.UUID) -> tuple[uuid.UUID, dict[str, str]]:
-    job_id = uuid.uuid4()
-    async with store.transaction() as tx:
-        await tx.append(
-            ev.job_stream(job_id),
-            [
-                ev.JobCreated(
-                    job_id=job_id,
-                    project_id=project_id,
-                    job_type="package",
-                    created_by="alice",
-                    created_by_id=1,
-                    reason="test",
-                ),
-                ev.JobQueued(job_id=job_id, project_id=project_id),
-                ev.JobStarted(job_id=job_id, project_id=project_id, runner_id="test"),
-            ],
-            expected_version=0,
-            correlation_id=uuid.uuid4(),
-        )
-    claims = jobtokens.JobClaims(job_id, project_id, datetime.now(UTC) + timedelta(minutes=5))
-    return job_id, {"Authorization": f"Token {jobtokens.mint(SECRET.encode(), claims)}"}
+    job_id = await start_job(store, project_id, "package")
+    return job_id, worker_token(job_id, project_id)
 
 
 async def finish(

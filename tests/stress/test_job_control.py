@@ -2,90 +2,33 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
-from api.cli import ensure_user
-from common import migrate
-from common.devstack import NatsServer, PostgresServer
 from tests.cluster import Cluster
-from tests.conftest import server_dir
+from tests.stress.conftest import PASSWORD, api_client, jobs_of, new_project, running_cluster, wait_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    base = server_dir("control")
-    pg = PostgresServer(base / "pg").start()
-    url = pg.create_database("outpost")
-    migrate.upgrade(url)
-    ensure_user(url, "alice", "control-password")
-    ensure_user(url, "bob", "control-password")
-    nats = NatsServer(base / "nats").start()
-    running = Cluster(
-        base=base,
-        pg=pg,
-        nats=nats,
-        database_url=url,
-        extra_env={
-            "OUTPOST_WORKER_ENV": '{"NOOP_SLEEP_S": "30"}',
-            "OUTPOST_HEARTBEAT_S": "0.5",
-            "OUTPOST_SWEEP_INTERVAL_S": "0.5",
-        },
-    )
-    running.start("api")
-    running.start("scheduler")
-    running.start("runner")
-    yield running
-    running.stop_all()
-    nats.stop()
-    pg.stop("immediate")
-    shutil.rmtree(base, ignore_errors=True)
+    env = {
+        "OUTPOST_WORKER_ENV": '{"NOOP_SLEEP_S": "30"}',
+        "OUTPOST_HEARTBEAT_S": "0.5",
+        "OUTPOST_SWEEP_INTERVAL_S": "0.5",
+    }
+    with running_cluster("control", env, users=("alice", "bob")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def http(cluster: Cluster) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=cluster.api_url, timeout=30) as client:
-        login = client.post("auth/login/", data={"username": "alice", "password": "control-password"})
-        client.headers["Authorization"] = f"Token {login.json()['token']}"
-        probe = new_project(client, "probe", with_file=False)
-        deadline = time.monotonic() + 30
-        while client.post("jobs/", data={"project_id": probe, "type": "package"}).status_code == 503:
-            assert time.monotonic() < deadline, "the scheduler never answered"
-            time.sleep(0.2)
+    with api_client(cluster) as client:
         yield client
-
-
-def wait_status(http: httpx.Client, job_id: str, wanted: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = http.get(f"jobs/{job_id}/").json()
-        if job["outpost_status"] == wanted:
-            return dict(job)
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} never became {wanted}: {job}")
-
-
-def jobs_of(http: httpx.Client, pid: str, count: int = 1, timeout: float = 20) -> list[dict[str, Any]]:
-    """The project's jobs once there are ``count`` of them (jobs from uploads appear asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while len(jobs := http.get("jobs/", params={"project_id": pid}).json()) < count:
-        assert time.monotonic() < deadline, f"expected {count} jobs, got {jobs}"
-        time.sleep(0.1)
-    return list(jobs)
-
-
-def new_project(http: httpx.Client, name: str, with_file: bool = True) -> str:
-    pid = str(http.post("projects/", data={"name": name}).json()["id"])
-    if with_file:
-        assert http.post(f"files/{pid}/p.qgs/", files={"file": ("p.qgs", b"<qgis/>")}).status_code == 201
-    return pid
 
 
 def test_package_requests(http: httpx.Client) -> None:
@@ -138,9 +81,7 @@ def test_only_the_creator_or_a_manager_may_cancel(http: httpx.Client, cluster: C
     http.post(f"collaborators/{pid}/", data={"collaborator": "bob", "role": "reporter"})
     [job] = jobs_of(http, pid)
     with httpx.Client(base_url=cluster.api_url, timeout=30) as bob:
-        token = bob.post("auth/login/", data={"username": "bob", "password": "control-password"}).json()[
-            "token"
-        ]
+        token = bob.post("auth/login/", data={"username": "bob", "password": PASSWORD}).json()["token"]
         refused = bob.post(f"jobs/{job['id']}/cancel/", headers={"Authorization": f"Token {token}"})
     assert refused.status_code == 403
     assert http.post(f"jobs/{job['id']}/cancel/").status_code == 202

@@ -5,9 +5,7 @@ A real scheduler and runner (the stand-in worker, with a 128 MiB memory limit pe
 
 from __future__ import annotations
 
-import shutil
 import signal
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,12 +13,8 @@ import httpx
 import psycopg
 import pytest
 
-from api.cli import ensure_user
-from common import migrate
-from common.devstack import NatsServer, PostgresServer
 from tests.cluster import Cluster
-from tests.conftest import server_dir
-from tests.stress.test_job_control import jobs_of, new_project, wait_status
+from tests.stress.conftest import api_client, jobs_of, new_project, running_cluster, wait_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 ENV_SECRET = "s3cr3t-Value-42!"
@@ -30,46 +24,21 @@ PG_SERVICE = f"[geodb]\nhost=127.0.0.1\nport=5432\ndbname=gis\nuser=field\npassw
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    base = server_dir("failures")
-    pg = PostgresServer(base / "pg").start()
-    url = pg.create_database("outpost")
-    migrate.upgrade(url)
-    ensure_user(url, "alice", "failure-password")
-    nats = NatsServer(base / "nats").start()
-    running = Cluster(
-        base=base,
-        pg=pg,
-        nats=nats,
-        database_url=url,
-        extra_env={
-            "OUTPOST_WORKER_MEMORY_MB": "128",
-            "OUTPOST_HEARTBEAT_S": "0.5",
-            "OUTPOST_LEASE_S": "4",
-            "OUTPOST_SWEEP_INTERVAL_S": "0.5",
-            "OUTPOST_RETRY_BACKOFF_BASE_S": "0.5",
-            "OUTPOST_LEASE_GRACE_S": "2",
-        },
-    )
-    running.start("api")
-    running.start("scheduler")
-    running.start("runner")
-    yield running
-    running.stop_all()
-    nats.stop()
-    pg.stop("immediate")
-    shutil.rmtree(base, ignore_errors=True)
+    env = {
+        "OUTPOST_WORKER_MEMORY_MB": "128",
+        "OUTPOST_HEARTBEAT_S": "0.5",
+        "OUTPOST_LEASE_S": "4",
+        "OUTPOST_SWEEP_INTERVAL_S": "0.5",
+        "OUTPOST_RETRY_BACKOFF_BASE_S": "0.5",
+        "OUTPOST_LEASE_GRACE_S": "2",
+    }
+    with running_cluster("failures", env) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def http(cluster: Cluster) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=cluster.api_url, timeout=30) as client:
-        login = client.post("auth/login/", data={"username": "alice", "password": "failure-password"})
-        client.headers["Authorization"] = f"Token {login.json()['token']}"
-        probe = new_project(client, "probe", with_file=False)
-        deadline = time.monotonic() + 30
-        while client.post("jobs/", data={"project_id": probe, "type": "package"}).status_code == 503:
-            assert time.monotonic() < deadline, "the scheduler never answered"
-            time.sleep(0.2)
+    with api_client(cluster) as client:
         yield client
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import shutil
 import threading
 import time
 from collections import defaultdict
@@ -22,11 +21,8 @@ import httpx
 import psycopg
 import pytest
 
-from api.cli import ensure_user
-from common import migrate
-from common.devstack import NatsServer, PostgresServer
 from tests.cluster import Cluster
-from tests.conftest import server_dir
+from tests.stress.conftest import PASSWORD, running_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 PROJECTS = 20
@@ -38,39 +34,19 @@ TERMINAL = ("job.finished", "job.failed", "job.cancelled")
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    base = server_dir("cluster")
-    pg = PostgresServer(base / "pg").start()
-    url = pg.create_database("outpost")
-    migrate.upgrade(url)
-    ensure_user(url, "alice", "stress-password")
-    nats = NatsServer(base / "nats").start()
-    running = Cluster(
-        base=base,
-        pg=pg,
-        nats=nats,
-        database_url=url,
-        extra_env={
-            "OUTPOST_LEASE_S": "4",
-            "OUTPOST_HEARTBEAT_S": "0.5",
-            "OUTPOST_SWEEP_INTERVAL_S": "0.5",
-            "OUTPOST_RETRY_BACKOFF_BASE_S": "0.5",
-            "OUTPOST_RETRY_BACKOFF_MAX_S": "2",
-            "OUTPOST_JOB_MAX_ATTEMPTS": "6",
-            "OUTPOST_LEASE_GRACE_S": "2",
-            "OUTPOST_REDISPATCH_S": "10",
-            "OUTPOST_CAPACITY": "2",
-        },
-    )
-    running.start("api")
-    for _ in range(2):
-        running.start("scheduler")
-    for _ in range(3):
-        running.start("runner")
-    yield running
-    running.stop_all()
-    nats.stop()
-    pg.stop("immediate")
-    shutil.rmtree(base, ignore_errors=True)
+    env = {
+        "OUTPOST_LEASE_S": "4",
+        "OUTPOST_HEARTBEAT_S": "0.5",
+        "OUTPOST_SWEEP_INTERVAL_S": "0.5",
+        "OUTPOST_RETRY_BACKOFF_BASE_S": "0.5",
+        "OUTPOST_RETRY_BACKOFF_MAX_S": "2",
+        "OUTPOST_JOB_MAX_ATTEMPTS": "6",
+        "OUTPOST_LEASE_GRACE_S": "2",
+        "OUTPOST_REDISPATCH_S": "10",
+        "OUTPOST_CAPACITY": "2",
+    }
+    with running_cluster("stress", env, schedulers=2, runners=3) as running:
+        yield running
 
 
 class Driver:
@@ -95,7 +71,7 @@ class Driver:
 
     def login(self) -> None:
         self.token = self.call(
-            "POST", "auth/login/", data={"username": "alice", "password": "stress-password"}
+            "POST", "auth/login/", data={"username": "alice", "password": PASSWORD}
         ).json()["token"]
 
 

@@ -7,13 +7,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
 
 from api import blobserve
 from api.app import files, projects
 from api.auth import PersonOrJob, Svc
-from api.errors import EmptyContent, MultipleContents, ObjectNotFound
-from api.http import CompactJSONResponse, as_bool
+from api.errors import ObjectNotFound
+from api.http import CompactJSONResponse, as_bool, single_file
 
 router = APIRouter()
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -35,16 +34,8 @@ async def upload_file(
 ) -> CompactJSONResponse:
     project, _ = await projects.authorize(svc, principal, project_id, "reporter")
     clean = files.clean_path(path.removesuffix("/"))
-    form = await request.form(max_files=4, max_fields=16)
-    try:
-        parts = [value for value in form.getlist("file") if isinstance(value, UploadFile)]
-        if not parts:
-            raise EmptyContent("The request has no 'file' part.")
-        if len(parts) > 1:
-            raise MultipleContents("The request has more than one 'file' part.")
-        await files.store_upload(svc, principal, project, clean, parts[0])
-    finally:
-        await form.close()
+    async with single_file(request) as upload:
+        await files.store_upload(svc, principal, project, clean, upload)
     location = f"/api/v1/files/{project_id}/{quote(clean)}/"
     return CompactJSONResponse({}, status_code=201, headers={"Location": location})
 

@@ -15,8 +15,8 @@ from api.app import files, projects
 from api.app.access import parse_uuid
 from api.auth import PersonOrJob, Svc
 from api.context import Services
-from api.errors import ApiError, EmptyContent, MultipleContents, ObjectNotFound, PermissionDenied
-from api.http import CompactJSONResponse, as_bool
+from api.errors import ApiError, ObjectNotFound, PermissionDenied
+from api.http import CompactJSONResponse, as_bool, single_file
 from common.clock import new_id
 from contracts import events as ev
 from storage.domain.digests import Digester
@@ -46,16 +46,8 @@ async def upload_package_file(
     if job_type != "package":
         raise PermissionDenied("Only package jobs have package files.")
     clean = files.clean_path(path.removesuffix("/"))
-    form = await request.form(max_files=4, max_fields=16)
-    try:
-        parts = [value for value in form.getlist("file") if isinstance(value, UploadFile)]
-        if not parts:
-            raise EmptyContent("The request has no 'file' part.")
-        if len(parts) > 1:
-            raise MultipleContents("The request has more than one 'file' part.")
-        stored = await _store(svc, project["id"], jid, clean, parts[0])
-    finally:
-        await form.close()
+    async with single_file(request) as upload:
+        stored = await _store(svc, project["id"], jid, clean, upload)
     return CompactJSONResponse(stored, status_code=201)
 
 
