@@ -24,7 +24,14 @@ def _executor(settings: RunnerSettings) -> Executor:
     if settings.executor == "noop":
         return NoopExecutor()
     if settings.executor == "local":
-        return LocalExecutor(settings.worker_python, settings.worker_module, settings.worker_env)
+        return LocalExecutor(
+            settings.worker_python,
+            settings.worker_module,
+            settings.worker_env,
+            pool_size=settings.warm_pool,
+            memory_mb=settings.worker_memory_mb,
+            cpus=settings.worker_cpus,
+        )
     raise SystemExit(f"unknown executor {settings.executor!r}: use local or noop")
 
 
@@ -32,9 +39,10 @@ async def main(stop: asyncio.Event) -> None:
     settings = RunnerSettings()
     logging.configure("runner", settings.log_level, settings.log_json)
     engine = db.make_engine(settings.database_url)
+    executor = _executor(settings)
     job_runner = JobRunner(
         EventStore(engine, all_projections(), SystemClock()),
-        _executor(settings),
+        executor,
         SystemClock(),
         secret=settings.secret_key.get_secret_value().encode(),
         api_url=settings.api_url,
@@ -62,6 +70,8 @@ async def main(stop: asyncio.Event) -> None:
         concurrency=settings.capacity,
         ack_wait_s=30.0,
     )
+    if isinstance(executor, LocalExecutor):
+        await executor.start()  # the warm pool, if any, is ready before the first job
     tasks = [asyncio.create_task(consumer.run(stop))]
     if settings.relay:
         tasks.append(asyncio.create_task(service.relay(settings.database_url, nc, stop)))
@@ -71,8 +81,11 @@ async def main(stop: asyncio.Event) -> None:
         runner_id=settings.runner_id,
         executor=settings.executor,
         capacity=settings.capacity,
+        warm_pool=settings.warm_pool,
     )
     await asyncio.gather(*tasks)
+    if isinstance(executor, LocalExecutor):
+        await executor.close()
     await nc.close()
     await engine.dispose()
 

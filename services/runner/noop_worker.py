@@ -37,7 +37,10 @@ def leak(params: dict[str, Any]) -> None:
 
 
 def main() -> int:
+    if "--warm" in sys.argv:
+        emit({"kind": "ready"})  # nothing to start up front: no QGIS here
     spec = json.loads(sys.stdin.readline())
+    os.environ.update(spec.get("env") or {})
     params: dict[str, Any] = spec.get("params") or {}
     default_sleep = float(os.environ.get("NOOP_SLEEP_S") or int(str(spec["job_id"])[:4], 16) % 400 / 1000)
     sleep_s = float(params.get("noop_sleep_s", default_sleep))
