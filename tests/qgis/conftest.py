@@ -14,10 +14,15 @@ import typing
 
 import pytest
 
+from tests.qgis.fake_api import FakeApi
+
 QGIS_PYTHON = "/usr/bin/python3"
 HERE = pathlib.Path(__file__).resolve().parent
 SERVICES_DIR = HERE.parents[1] / "services"
 MAKE_PROJECT = HERE / "make_project.py"
+
+
+DESCRIBE_PROJECT = HERE / "describe_project.py"
 
 
 class Completed(typing.NamedTuple):
@@ -106,3 +111,27 @@ def inspect(run_worker: typing.Callable[..., Completed]) -> typing.Callable[...,
         return done.returncode, json.loads(done.stdout)
 
     return run
+
+
+@pytest.fixture
+def fake_api(tmp_path: pathlib.Path) -> typing.Iterator[FakeApi]:
+    """A fake Outpost API on loopback serving ``tmp_path/remote`` as the project's files."""
+    root = tmp_path / "remote"
+    root.mkdir()
+    api = FakeApi(root)
+    api.thread.start()
+    yield api
+    api.server.shutdown()
+    api.server.server_close()
+
+
+@pytest.fixture
+def describe_project(qgis_env: dict[str, str]) -> typing.Callable[[pathlib.Path], dict]:
+    """Open a project in QGIS and describe its layers and features (tests/qgis/describe_project.py)."""
+
+    def describe(project_file: pathlib.Path) -> dict:
+        done = _run_qgis_python(qgis_env, [str(DESCRIBE_PROJECT), str(project_file)], None)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    return describe

@@ -3,7 +3,9 @@
 Usage: ``/usr/bin/python3 tests/qgis/make_project.py KIND OUT_DIR`` with KIND one of
 ``simple`` (project.qgs + data.gpkg), ``qgz`` (project.qgz + data.gpkg), ``broken`` (a project.qgs
 that is not well-formed XML), ``missing_file`` (project.qgs whose data.gpkg was removed) and
-``invalid_layers`` (project.qgs with unreachable PostGIS layers, a localized and a missing raster).
+``invalid_layers`` (project.qgs with unreachable PostGIS layers, a localized and a missing raster),
+``empty`` (project.qgs without layers) and the packager fixtures ``multi``, ``aoi`` and ``aoi_all``
+(see package_fixtures.py).
 Prints the list of written files (relative to OUT_DIR) as JSON on stdout.
 """
 
@@ -111,8 +113,39 @@ def write_invalid_layers_project(out_dir: pathlib.Path) -> None:
     layers = project = None
 
 
+def save_project(
+    path: pathlib.Path, layers: list[typing.Any], title: str, entries: dict[str, typing.Any] | None = None
+) -> None:
+    """Save ``layers`` (and QFieldSync project entries) as a project with relative paths and a canvas."""
+    from qgis.core import QgsCoordinateReferenceSystem, QgsProject
+
+    project = QgsProject.instance()
+    project.clear()
+    project.setTitle(title)
+    project.setCrs(QgsCoordinateReferenceSystem(CRS))
+    project.writeEntryBool("Paths", "/Absolute", False)
+    for key, value in (entries or {}).items():
+        if isinstance(value, bool):
+            project.writeEntryBool("QFieldSync", key, value)
+        else:
+            project.writeEntry("QFieldSync", key, value)
+    project.addMapLayers(layers)
+    project.writeProject.connect(add_canvas)
+    try:
+        if not project.write(str(path)):
+            raise RuntimeError(f"cannot write project: {project.error()}")
+    finally:
+        project.writeProject.disconnect(add_canvas)
+        project.clear()
+    layers = project = None
+
+
 def make(kind: str, out_dir: pathlib.Path) -> list[str]:
     """Create the fixture of ``kind`` in ``out_dir``; return the file names written."""
+    import package_fixtures
+
+    if kind in package_fixtures.KINDS:
+        return package_fixtures.make(kind, out_dir, save_project)
     if kind == "broken":
         (out_dir / "project.qgs").write_text(BROKEN_QGS, encoding="utf-8")
         return ["project.qgs"]
@@ -129,7 +162,9 @@ def make(kind: str, out_dir: pathlib.Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    kinds = ("simple", "broken", "missing_file", "qgz", "invalid_layers")
+    import package_fixtures
+
+    kinds = ("simple", "broken", "missing_file", "qgz", "invalid_layers", *package_fixtures.KINDS)
     if len(argv) != 2 or argv[0] not in kinds:
         print(f"usage: make_project.py {{{'|'.join(kinds)}}} OUT_DIR", file=sys.stderr)
         return 2

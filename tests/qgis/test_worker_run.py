@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
-import hashlib
-import http.server
-import json
 import pathlib
-import threading
-import typing
-import urllib.parse
-import uuid
 
 import pytest
 
+from tests.qgis.fake_api import TOKEN, FakeApi
+from tests.qgis.fake_api import job_spec as _spec
+from tests.qgis.fake_api import protocol_lines as _protocol_lines
+from tests.qgis.fake_api import step_events as _step_events
+
 pytestmark = [pytest.mark.qgis, pytest.mark.timeout(120)]
 
-TOKEN = "secret-job-token"
 PROCESS_STEPS = [
     "start_qgis_app",
     "download_project_directory",
@@ -26,133 +21,6 @@ PROCESS_STEPS = [
     "project_details",
     "stop_qgis_app",
 ]
-
-
-class FakeApi:
-    """Serves ``files/{project_id}/`` from a directory, like the API does for a worker token."""
-
-    def __init__(self, root: pathlib.Path) -> None:
-        self.root = root
-        self.project_id = str(uuid.uuid4())
-        self.extra_entries: list[dict] = []
-        self.status_override: int | None = None
-        self.requests: list[tuple[str, str]] = []
-        self.uploads: dict[str, bytes] = {}
-        self.upload_fields: dict[str, str] = {}
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api/v1/"
-
-    def listing(self) -> list[dict]:
-        entries = [
-            {
-                "name": path.relative_to(self.root).as_posix(),
-                "size": path.stat().st_size,
-                "md5sum": hashlib.md5(path.read_bytes()).hexdigest(),
-                "is_attachment": False,
-            }
-            for path in sorted(self.root.rglob("*"))
-            if path.is_file()
-        ]
-        return entries + self.extra_entries
-
-    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
-        api = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: typing.Any) -> None:
-                pass
-
-            def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def _name(self) -> str | None:
-                prefix = f"/api/v1/files/{api.project_id}/"
-                path = urllib.parse.urlsplit(self.path).path
-                assert path.startswith(prefix), path
-                rest = urllib.parse.unquote(path[len(prefix) :])
-                return rest[:-1] if rest else None
-
-            def _denied(self) -> bool:
-                api.requests.append((self.command, self.path))
-                if api.status_override:
-                    self._reply(api.status_override, b'{"code": "error"}')
-                    return True
-                if self.headers.get("Authorization") != f"Token {TOKEN}":
-                    self._reply(401, b'{"code": "not_authenticated"}')
-                    return True
-                return False
-
-            def do_GET(self) -> None:
-                if self._denied():
-                    return
-                name = self._name()
-                if name is None:
-                    self._reply(200, json.dumps(api.listing()).encode())
-                elif (api.root / name).is_file():
-                    self._reply(200, (api.root / name).read_bytes(), "application/octet-stream")
-                else:
-                    self._reply(404, b'{"code": "object_not_found"}')
-
-            def do_POST(self) -> None:
-                if self._denied():
-                    return
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
-                message = email.parser.BytesParser(policy=email.policy.default).parsebytes(head + body)
-                part = next(p for p in message.iter_parts() if p.get_filename())
-                name = self._name() or ""
-                api.uploads[name] = part.get_payload(decode=True)
-                api.upload_fields[name] = part.get_param("name", header="content-disposition")
-                self._reply(201, json.dumps({"name": name, "size": len(api.uploads[name])}).encode())
-
-        return Handler
-
-
-@pytest.fixture
-def fake_api(tmp_path: pathlib.Path) -> typing.Iterator[FakeApi]:
-    root = tmp_path / "remote"
-    root.mkdir()
-    api = FakeApi(root)
-    api.thread.start()
-    yield api
-    api.server.shutdown()
-    api.server.server_close()
-
-
-def _spec(api: FakeApi, project_file: str = "project.qgs", **overrides: typing.Any) -> str:
-    spec = {
-        "job_id": str(uuid.uuid4()),
-        "type": "process_projectfile",
-        "project_id": api.project_id,
-        "project_file": project_file,
-        "api_url": api.api_url,
-        "token": TOKEN,
-        "params": {},
-    }
-    spec.update(overrides)
-    return json.dumps(spec)
-
-
-def _protocol_lines(stdout: str) -> list[dict]:
-    """Every stdout line must be one protocol object; exactly one result, and it comes last."""
-    lines = [json.loads(line) for line in stdout.splitlines()]
-    assert lines, "no protocol output"
-    assert all(line["kind"] in ("step", "log", "result") for line in lines)
-    assert [line["kind"] for line in lines].count("result") == 1
-    assert lines[-1]["kind"] == "result"
-    return lines
-
-
-def _step_events(lines: list[dict]) -> list[tuple[str, str]]:
-    return [(line["step_id"], line["stage"]) for line in lines if line["kind"] == "step"]
 
 
 def test_run_success_protocol_and_feedback(fake_api: FakeApi, make_project, run_worker) -> None:

@@ -3,6 +3,8 @@
 ``python3 -m runner.worker run`` reads one job spec (JSON) from stdin and speaks the JSON-lines
 protocol on stdout (see ``protocol``). ``python3 -m runner.worker inspect DIR PROJECT_FILE`` checks
 a local project and prints ``{"project_details": ...}`` or ``{"error": ..., "error_type": ...}``.
+``python3 -m runner.worker package-local DIR PROJECT_FILE OUT_DIR`` packages a local project into the
+empty (or new) OUT_DIR and prints ``{"layers_by_id", "packaged_layers_by_id", "files"}`` or the error.
 Exit codes: 0 success, 1 clean job failure, 2 bad invocation or job spec, 3 unexpected worker error;
 anything else (e.g. a signal) is a crash.
 """
@@ -26,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="check a local project without the API")
     inspect.add_argument("directory", type=pathlib.Path)
     inspect.add_argument("project_file")
+    package_local = sub.add_parser("package-local", help="package a local project without the API")
+    package_local.add_argument("directory", type=pathlib.Path)
+    package_local.add_argument("project_file")
+    package_local.add_argument("out_dir", type=pathlib.Path)
     return parser
 
 
@@ -47,10 +53,29 @@ def _inspect(out: typing.TextIO, directory: pathlib.Path, project_file: str) -> 
     return code
 
 
+def _package_local(
+    out: typing.TextIO, directory: pathlib.Path, project_file: str, out_dir: pathlib.Path
+) -> int:
+    if not directory.is_dir():
+        print(f"runner.worker: {directory} is not a directory", file=sys.stderr)
+        return 2
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        print(f"runner.worker: {out_dir} must be an empty or new directory", file=sys.stderr)
+        return 2
+    result, code = commands.package_local(directory, project_file, out_dir, protocol.StderrReporter())
+    out.write(protocol.dumps(result) + "\n")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out = protocol.take_stdout()
-    code = _run(out) if args.command == "run" else _inspect(out, args.directory, args.project_file)
+    if args.command == "run":
+        code = _run(out)
+    elif args.command == "inspect":
+        code = _inspect(out, args.directory, args.project_file)
+    else:
+        code = _package_local(out, args.directory, args.project_file, args.out_dir)
     out.flush()
     sys.stderr.flush()
     return code

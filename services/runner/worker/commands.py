@@ -1,4 +1,4 @@
-"""The two entry points: ``run`` (a job from the runner) and ``inspect`` (a local directory)."""
+"""The entry points: ``run`` (a job from the runner), ``inspect`` and ``package-local`` (local dirs)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import shutil
 import tempfile
 import typing
 
-from runner.worker import errors, job, process_projectfile, protocol, workflow
+from runner.worker import errors, job, package, process_projectfile, protocol, workflow
 
 WorkflowBuilder = typing.Callable[[], workflow.Workflow]
 WORKFLOWS: dict[str, WorkflowBuilder] = {
     "process_projectfile": process_projectfile.build_workflow,
+    "package": package.build_workflow,
 }
 
 
@@ -51,3 +52,26 @@ def inspect_project(
     if "error" in feedback:
         return {key: feedback[key] for key in ("error", "error_type", "error_class")}, 1
     return {"project_details": feedback["outputs"]["project_details"]["project_details"]}, 0
+
+
+def package_local(
+    project_dir: pathlib.Path, project_file: str, out_dir: pathlib.Path, reporter: protocol.Reporter
+) -> tuple[dict[str, typing.Any], int]:
+    """Package a local directory into ``out_dir`` without HTTP; returns (output, exit code)."""
+    spec = job.JobSpec(job_id="package-local", type="package", project_id="", project_file=project_file)
+    work_dir = pathlib.Path(tempfile.mkdtemp(prefix="outpost-package-"))
+    context = job.JobContext(spec, work_dir, project_dir.resolve(), reporter, export_dir=out_dir.resolve())
+    try:
+        local_workflow = package.build_workflow(download=False, upload=False)
+        feedback = workflow.run_workflow(local_workflow, context, reporter)
+    finally:
+        context.stop_qgis()
+        shutil.rmtree(work_dir, ignore_errors=True)
+    if "error" in feedback:
+        return {key: feedback[key] for key in ("error", "error_type", "error_class")}, 1
+    outputs = feedback["outputs"]
+    return {
+        "layers_by_id": outputs["qgis_layers_data"]["layers_by_id"],
+        "packaged_layers_by_id": outputs["qfield_layer_data"]["layers_by_id"],
+        "files": outputs["package_project"]["files"],
+    }, 0

@@ -43,11 +43,11 @@ def attachment_dirs(project: typing.Any) -> list[str]:
 
 def extent_wkt(project: typing.Any, canvas_extent: typing.Any) -> str | None:
     """The saved canvas extent, else the union of valid layer extents in the project CRS, else None."""
-    rect = canvas_extent if _usable(canvas_extent) else layers_extent(project)
-    return rect.asWktPolygon() if _usable(rect) else None
+    rect = canvas_extent if usable(canvas_extent) else layers_extent(project)
+    return rect.asWktPolygon() if usable(rect) else None
 
 
-def _usable(rect: typing.Any) -> bool:
+def usable(rect: typing.Any) -> bool:
     if rect is None or rect.isNull():
         return False
     values = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
@@ -61,7 +61,7 @@ def layers_extent(project: typing.Any) -> typing.Any:
     combined = QgsRectangle()
     combined.setMinimal()
     for layer in project.mapLayers().values():
-        if not layer.isValid() or not _usable(layer.extent()):
+        if not layer.isValid() or not usable(layer.extent()):
             continue
         extent = layer.extent()
         if project.crs().isValid() and layer.crs().isValid() and layer.crs() != project.crs():

@@ -31,6 +31,10 @@ class ProjectOpeningError(WorkerError):
     error_type = "INVALID_PROJECT_FILE"
 
 
+class PackagingError(WorkerError):
+    """The project cannot be packaged for QField (no layers, no extent for the area of interest, ...)."""
+
+
 _STATUS_ERROR_TYPES = {
     401: "API_TOKEN_EXPIRED",
     402: "API_PAYMENT_REQUIRED",

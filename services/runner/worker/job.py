@@ -66,6 +66,9 @@ class JobContext:
     project_path: pathlib.Path | None = None
     project: typing.Any = None
     project_xml: typing.Any = None
+    export_dir: pathlib.Path | None = None  # package jobs: where the package is written
+    layers_by_id: dict[str, typing.Any] = dataclasses.field(default_factory=dict)
+    package: typing.Any = None  # package jobs: the packager's result
 
     def log(self, text: str) -> None:
         self.reporter.log(text)

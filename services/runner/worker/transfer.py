@@ -163,26 +163,27 @@ def _multipart_parts(name: str, boundary: str) -> tuple[bytes, bytes]:
     return head, f"\r\n--{boundary}--\r\n".encode("ascii")
 
 
-def _stream_body(head: bytes, path: pathlib.Path, tail: bytes) -> typing.Iterator[bytes]:
+def _stream_body(
+    head: bytes, path: pathlib.Path, tail: bytes, digest: typing.Any = None
+) -> typing.Iterator[bytes]:
     yield head
     with path.open("rb") as source:
         while chunk := source.read(CHUNK_SIZE):
+            if digest is not None:
+                digest.update(chunk)
             yield chunk
     yield tail
 
 
-def upload_file(
-    api_url: str, token: str, project_id: str, name: str, path: str | os.PathLike[str]
-) -> typing.Any:
-    """Streamed multipart POST of ``path`` as field ``file`` to ``files/{project_id}/{name}/``."""
-    path = pathlib.Path(path)
+def _post_file(url: str, token: str, name: str, path: pathlib.Path, digest: typing.Any = None) -> typing.Any:
+    """Streamed multipart POST of ``path`` as field ``file``; returns the JSON reply (or its text)."""
     boundary = uuid.uuid4().hex
     head, tail = _multipart_parts(name, boundary)
     request = _request(
-        file_url(api_url, project_id, name),
+        url,
         token,
         method="POST",
-        data=_stream_body(head, path, tail),
+        data=_stream_body(head, path, tail, digest),
         headers={
             "Content-Type": f"multipart/form-data; boundary={boundary}",
             "Content-Length": str(len(head) + path.stat().st_size + len(tail)),
@@ -194,3 +195,51 @@ def upload_file(
         return json.loads(body) if body else None
     except ValueError:
         return body.decode("utf-8", "replace")
+
+
+def upload_file(
+    api_url: str, token: str, project_id: str, name: str, path: str | os.PathLike[str]
+) -> typing.Any:
+    """Streamed multipart POST of ``path`` as field ``file`` to ``files/{project_id}/{name}/``."""
+    return _post_file(file_url(api_url, project_id, name), token, name, pathlib.Path(path))
+
+
+def package_file_url(api_url: str, project_id: str, job_id: str, name: str) -> str:
+    """``packages/{project_id}/{job_id}/files/{quoted name}/`` under the API root."""
+    project, job = (urllib.parse.quote(value, safe="") for value in (project_id, job_id))
+    return f"{_base(api_url)}packages/{project}/{job}/files/{urllib.parse.quote(name, safe='/')}/"
+
+
+def upload_package_file(
+    api_url: str, token: str, project_id: str, job_id: str, *, name: str, path: pathlib.Path
+) -> dict[str, typing.Any]:
+    """Upload one package file; the reply's size/sha256 (when given) must match what was sent."""
+    digest = hashlib.sha256()
+    reply = _post_file(package_file_url(api_url, project_id, job_id, name), token, name, path, digest)
+    reply = reply if isinstance(reply, dict) else {}
+    sent = {"name": name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
+    for key in ("size", "sha256"):
+        if reply.get(key) not in (None, "") and reply[key] != sent[key]:
+            detail = f"the server stored {key} {reply[key]!r}, the worker sent {sent[key]!r}"
+            raise errors.ApiError(f'Upload of package file "{name}" is corrupt: {detail}')
+    return {**sent, "md5sum": reply.get("md5sum")}
+
+
+def upload_package(
+    api_url: str,
+    token: str,
+    project_id: str,
+    job_id: str,
+    *,
+    files: list[tuple[str, pathlib.Path]],
+    log: Log,
+) -> list[dict[str, typing.Any]]:
+    """Upload the package files in the given order (the project file last); log a table of them."""
+    uploaded = [
+        upload_package_file(api_url, token, project_id, job_id, name=name, path=path) for name, path in files
+    ]
+    log(f"Uploaded {len(uploaded)} package file(s):")
+    rows = [(item["name"], item["size"], item["sha256"]) for item in uploaded]
+    for line in table.format_table(["File", "Size", "SHA256"], rows):
+        log(line)
+    return uploaded
