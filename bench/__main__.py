@@ -7,15 +7,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import scheduler, storage
+from bench import runner, scheduler, storage
 from bench.report import Report
 from common.devstack import PostgresServer, SeaweedServer
 
 NOT_YET = {
-    "job_overhead_warm_ms": "no warm worker pool yet (runner issue)",
-    "job_overhead_cold_ms": "the runner benchmark comes with the runner issue",
     "job_overhead_docker_ms": "no docker executor yet (runner issue)",
-    "package_100k_features_s": "no package job yet (QGIS worker issue)",
+    "package_100k_features_s": "the packaging benchmark is not written yet",
     "apply_10k_deltas_s": "no delta_apply job yet (deltas issue)",
 }
 
@@ -27,6 +25,7 @@ def main() -> None:
     pg = PostgresServer(work / "pg").start()
     seaweed = SeaweedServer(work / "seaweed").start()
     try:
+        asyncio.run(runner.run(report))
         asyncio.run(scheduler.run(report, work, pg))
         storage.run(report, work, pg, seaweed)
         for name, why in NOT_YET.items():

@@ -25,7 +25,7 @@ class RunnerSettings(CommonSettings):
     )
     worker_memory_mb: int = Field(default=2048, ge=64, description="Memory of one worker (cgroup limit).")
     worker_cpus: float = Field(default=1.0, gt=0, description="CPUs of one worker (cgroup quota).")
-    warm_pool: int = Field(default=0, ge=0, description="Workers kept started (QGIS up) ahead of jobs.")
+    warm_pool: int = Field(default=1, ge=0, description="Workers kept started (QGIS up) ahead of jobs.")
     lease_s: float = 15.0
     heartbeat_s: float = 2.0
     runner_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

@@ -158,14 +158,18 @@ class LocalExecutor:
     async def _await_ready(self, worker: _Worker) -> None:
         """A warm worker says ``{"kind": "ready"}`` once QGIS has started."""
         assert worker.proc.stdout is not None
+        ok = False
         try:
-            line = await asyncio.wait_for(worker.proc.stdout.readline(), READY_TIMEOUT_S)
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                while line := await worker.proc.stdout.readline():
+                    if _parse(line).get("kind") == "ready":
+                        ok = True
+                        break
         except TimeoutError:
-            line = b""
-        ok = _parse(line).get("kind") == "ready"
+            pass
         worker.ready.set_result(ok)
         if not ok:
-            log.warning("warm_worker_not_ready", action="pool", line=line[:200].decode("utf-8", "replace"))
+            log.warning("warm_worker_not_ready", action="pool", exit_code=worker.proc.returncode)
 
     def _environment(self, tmp: Path, secrets: WorkerSpec | None) -> dict[str, str]:
         """A minimal environment: the job's own dirs and, for a cold worker, its secrets."""

@@ -18,13 +18,16 @@ import sys
 import traceback
 import typing
 
-from runner.worker import commands, job, protocol
+from runner.worker import commands, job, protocol, qgis_app
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python3 -m runner.worker", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run one job; the job spec (JSON) is read from stdin")
+    run = sub.add_parser("run", help="run one job; the job spec (JSON) is read from stdin")
+    run.add_argument(
+        "--warm", action="store_true", help="start QGIS first, print a ready line, then wait for the job spec"
+    )
     inspect = sub.add_parser("inspect", help="check a local project without the API")
     inspect.add_argument("directory", type=pathlib.Path)
     inspect.add_argument("project_file")
@@ -35,13 +38,45 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(out: typing.TextIO) -> int:
+def _run(out: typing.TextIO, warm: bool) -> int:
+    reporter = protocol.JsonLinesReporter(out)
+    relay = _LogRelay()
+    started = None
+    if warm:
+        work_dir = commands.new_work_dir("warm")
+        started = (work_dir, qgis_app.start(work_dir, relay))
+        out.write(protocol.dumps({"kind": "ready"}) + "\n")
+        out.flush()
+    text = sys.stdin.readline() if warm else sys.stdin.read()
     try:
-        spec = job.parse_spec(sys.stdin.read())
+        spec = job.parse_spec(text)
+        _apply_environment(text)
     except job.JobSpecError as error:
         print(f"runner.worker: {error}", file=sys.stderr)
         return 2
-    return commands.run_job(spec, protocol.JsonLinesReporter(out))
+    relay.target = reporter.log  # QGIS messages from now on belong to the job's log
+    return commands.run_job(spec, reporter, started)
+
+
+class _LogRelay:
+    """Where QGIS messages go: nowhere while a warm worker waits, the job's log once it has one."""
+
+    def __init__(self) -> None:
+        self.target: typing.Callable[[str], None] | None = None
+
+    def __call__(self, line: str) -> None:
+        if self.target is not None:
+            self.target(line)
+
+
+def _apply_environment(text: str) -> None:
+    """A warm worker gets its job's environment (secrets, PGSERVICEFILE) with the spec, not at start."""
+    import json
+
+    env = json.loads(text).get("env") or {}
+    if not isinstance(env, dict):
+        raise job.JobSpecError("env must be an object")
+    os.environ.update({str(key): str(value) for key, value in env.items()})
 
 
 def _inspect(out: typing.TextIO, directory: pathlib.Path, project_file: str) -> int:
@@ -71,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out = protocol.take_stdout()
     if args.command == "run":
-        code = _run(out)
+        code = _run(out, args.warm)
     elif args.command == "inspect":
         code = _inspect(out, args.directory, args.project_file)
     else:

@@ -16,17 +16,28 @@ WORKFLOWS: dict[str, WorkflowBuilder] = {
 }
 
 
-def run_job(spec: job.JobSpec, reporter: protocol.JsonLinesReporter) -> int:
-    """Run one job in a private temp dir; emit the result line; 0 on success, 1 on a clean failure."""
+def new_work_dir(label: str) -> pathlib.Path:
+    safe = "".join(char for char in label[:8] if char.isalnum())  # never a path separator
+    return pathlib.Path(tempfile.mkdtemp(prefix=f"outpost-job-{safe}-"))
+
+
+def run_job(
+    spec: job.JobSpec,
+    reporter: protocol.JsonLinesReporter,
+    warm: tuple[pathlib.Path, typing.Any] | None = None,
+) -> int:
+    """Run one job in a private temp dir; emit the result line; 0 on success, 1 on a clean failure.
+
+    ``warm`` is the work dir and the QGIS app a warm worker started before the job arrived.
+    """
     builder = WORKFLOWS.get(spec.type)
     if builder is None:
         feedback = workflow.new_feedback(workflow.Workflow(spec.type, spec.type, ()))
         feedback.update(workflow.error_fields(errors.WorkerError(f'Unsupported job type "{spec.type}"')))
         reporter.result(feedback)
         return 1
-    label = "".join(char for char in spec.job_id[:8] if char.isalnum())  # never a path separator
-    work_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"outpost-job-{label}-"))
-    context = job.JobContext(spec, work_dir, work_dir / "files", reporter)
+    work_dir, app = warm if warm is not None else (new_work_dir(spec.job_id), None)
+    context = job.JobContext(spec, work_dir, work_dir / "files", reporter, qgis=app)
     try:
         feedback = workflow.run_workflow(builder(), context, reporter)
         reporter.result(feedback)

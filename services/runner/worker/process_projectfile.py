@@ -19,7 +19,13 @@ READ_FLAG_NAMES = (
 
 
 def start_qgis_app(context: JobContext) -> dict[str, typing.Any]:
-    """QGIS is started first (as in QFieldCloud) so the log shows its version even if later steps fail."""
+    """QGIS is started first (as in QFieldCloud) so the log shows its version even if later steps fail.
+
+    A warm worker started it before the job arrived: then this step only says so.
+    """
+    if context.qgis is not None:
+        context.log("QGIS was started before the job arrived (warm worker)")
+        return {}
     context.qgis = qgis_app.start(context.work_dir, context.log)
     return {}
 
