@@ -47,6 +47,17 @@ class ProjectUpdated(EventData):
     is_public: bool | None = None
 
 
+class ThumbnailSet(EventData):
+    """The project's thumbnail image is stored (the blob exists before the event)."""
+
+    TYPE = "project.thumbnail_set"
+    project_id: UUID
+    blob_key: str
+    content_type: str
+    size: int
+    set_by: str
+
+
 class ProjectSettingsChanged(EventData):
     """Outpost's own project settings changed; ``settings`` holds the new value of each key given."""
 
@@ -244,6 +255,7 @@ ALL: tuple[type[EventData], ...] = (
     ProjectCreated,
     ProjectUpdated,
     ProjectSettingsChanged,
+    ThumbnailSet,
     SecretSet,
     SecretDeleted,
     ProjectDeleted,

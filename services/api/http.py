@@ -94,15 +94,15 @@ def paginate(request: Request, items: Sequence[Any]) -> CompactJSONResponse:
 
 
 @asynccontextmanager
-async def single_file(request: Request) -> AsyncIterator[UploadFile]:
-    """The one ``file`` part of a multipart upload (spooled to disk past 1 MiB); other parts are ignored."""
+async def single_file(request: Request, field: str = "file") -> AsyncIterator[UploadFile]:
+    """The one ``field`` part of a multipart upload (spooled to disk past 1 MiB); other parts are ignored."""
     form = await request.form(max_files=4, max_fields=16)
     try:
-        parts = [value for value in form.getlist("file") if isinstance(value, UploadFile)]
+        parts = [value for value in form.getlist(field) if isinstance(value, UploadFile)]
         if not parts:
-            raise EmptyContent("The request has no 'file' part.")
+            raise EmptyContent(f"The request has no '{field}' part.")
         if len(parts) > 1:
-            raise MultipleContents("The request has more than one 'file' part.")
+            raise MultipleContents(f"The request has more than one '{field}' part.")
         yield parts[0]
     finally:
         await form.close()

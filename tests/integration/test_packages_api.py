@@ -130,3 +130,37 @@ async def test_a_job_token_cannot_write_into_another_job_or_project(
         400,
         "validation_error",
     )
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+async def test_thumbnails(client: httpx.AsyncClient, store: EventStore) -> None:
+    alice, bob = await login(client), await login(client, "bob")
+    pid = uuid.UUID(await new_project(client, alice))
+    assert_error(await client.get(f"files/thumbnails/{pid}/", headers=alice), 404, "object_not_found")
+    uploaded = await client.post(
+        f"projects/{pid}/thumbnail/", files={"thumbnail": ("t.png", PNG)}, headers=alice
+    )
+    assert uploaded.status_code == 204
+    got = await client.get(f"files/thumbnails/{pid}/", headers=alice)
+    assert got.content == PNG and got.headers["content-type"] == "image/png"
+    assert_error(
+        await client.post(
+            f"projects/{pid}/thumbnail/", files={"thumbnail": ("t.txt", b"not an image")}, headers=alice
+        ),
+        400,
+        "validation_error",
+    )
+    assert_error(
+        await client.post(f"projects/{pid}/thumbnail/", files={"thumbnail": ("t.png", PNG)}, headers=bob),
+        403,
+        "permission_denied",
+    )
+    job_id = await start_job(store, pid)
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+    by_worker = await client.post(
+        f"projects/{pid}/thumbnail/", files={"thumbnail": ("t.jpg", jpeg)}, headers=worker_token(job_id, pid)
+    )
+    assert by_worker.status_code == 204
+    assert (await client.get(f"files/thumbnails/{pid}/", headers=alice)).content == jpeg

@@ -6,11 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy import text
 
-from api.app import projects
+from api.app import files, projects
 from api.app.access import access_for
-from api.auth import CurrentPrincipal, Principal, Svc
-from api.http import CompactJSONResponse, as_bool, paginate, read_body
+from api.auth import CurrentPrincipal, PersonOrJob, Principal, Svc
+from api.errors import ObjectNotFound, ValidationError
+from api.http import CompactJSONResponse, as_bool, paginate, read_body, single_file
+from common.clock import new_id
+from contracts import events as ev
+from storage.domain.digests import Digester
 
 router = APIRouter()
 
@@ -85,3 +90,58 @@ async def delete_project(project_id: str, principal: CurrentPrincipal, svc: Svc)
     project, _ = await projects.authorize(svc, principal, project_id, "manager")
     await projects.delete(svc, principal, project)
     return Response(status_code=204)
+
+
+IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
+MAX_THUMBNAIL_BYTES = 5 * 1024 * 1024
+
+
+@router.post("/projects/{project_id}/thumbnail/", status_code=204)
+async def upload_thumbnail(request: Request, project_id: str, principal: PersonOrJob, svc: Svc) -> Response:
+    """A PNG, JPEG or WebP image in field ``thumbnail``, from a manager or from a job of the project."""
+    if principal.job is not None:
+        project, _ = await projects.authorize(svc, principal, project_id, "reader")
+    else:
+        project, _ = await projects.authorize(svc, principal, project_id, "manager")
+    async with single_file(request, field="thumbnail") as upload:
+        head = await upload.read(16)
+        content_type = next((kind for magic, kind in IMAGE_TYPES.items() if head.startswith(magic)), None)
+        if content_type is None:
+            raise ValidationError("The thumbnail must be a PNG, JPEG or WebP image.")
+        await upload.seek(0)
+        blob_key = f"projects/{project['id']}/thumbnails/{new_id()}"
+        digester = Digester()
+        size = await svc.blobs.put(blob_key, files.read_chunks(upload, digester))
+        if size > MAX_THUMBNAIL_BYTES:
+            await svc.blobs.delete(blob_key)
+            raise ValidationError(f"The thumbnail must be at most {MAX_THUMBNAIL_BYTES // 1024 // 1024} MiB.")
+    event = ev.ThumbnailSet(
+        project_id=project["id"],
+        blob_key=blob_key,
+        content_type=content_type,
+        size=size,
+        set_by=principal.username,
+    )
+    async with svc.store.transaction() as tx:
+        await tx.append(
+            ev.project_stream(project["id"]), [event], expected_version=None, correlation_id=new_id()
+        )
+    return Response(status_code=204)
+
+
+@router.get("/files/thumbnails/{project_id}/")
+async def thumbnail(request: Request, project_id: str, principal: PersonOrJob, svc: Svc) -> Response:
+    project, _ = await projects.authorize(svc, principal, project_id, "reader")
+    async with svc.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT thumbnail_blob_key, thumbnail_type FROM rm_projects WHERE id = :id"),
+                {"id": project["id"]},
+            )
+        ).one()
+    if row.thumbnail_blob_key is None:
+        raise ObjectNotFound("This project has no thumbnail yet.")
+    chunks = [chunk async for chunk in svc.blobs.read(row.thumbnail_blob_key)]  # at most 5 MiB
+    return Response(
+        b"".join(chunks), media_type=row.thumbnail_type, headers={"Cache-Control": "private, max-age=60"}
+    )

@@ -36,6 +36,13 @@ class ProjectsProjection:
                 )
             case ev.ProjectUpdated():
                 await _project_updated(conn, event, at)
+            case ev.ThumbnailSet():
+                await conn.execute(
+                    text(
+                        "UPDATE rm_projects SET thumbnail_blob_key = :k, thumbnail_type = :t WHERE id = :id"
+                    ),
+                    {"k": event.blob_key, "t": event.content_type, "id": event.project_id},
+                )
             case ev.ProjectSettingsChanged():
                 await conn.execute(
                     text(

@@ -28,6 +28,7 @@ async def collect(engine: AsyncEngine, blobs: BlobStore, grace: timedelta, now: 
             text(
                 "SELECT blob_key FROM rm_files WHERE blob_key = ANY(:keys)"
                 " UNION SELECT blob_key FROM rm_package_files WHERE blob_key = ANY(:keys)"
+                " UNION SELECT thumbnail_blob_key FROM rm_projects WHERE thumbnail_blob_key = ANY(:keys)"
             ),
             {"keys": candidates},
         )
