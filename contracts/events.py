@@ -149,6 +149,37 @@ class FileVersionsPruned(EventData):
     version_ids: list[UUID]
 
 
+def deltafile_stream(deltafile_id: UUID) -> str:
+    return f"deltafile-{deltafile_id}"
+
+
+class DeltasPushed(EventData):
+    """New deltas of one pushed deltafile (deltas whose uuid was known already are left out)."""
+
+    TYPE = "deltafile.pushed"
+    deltafile_id: UUID
+    project_id: UUID
+    pushed_by: str
+    deltas: list[
+        dict[str, Any]
+    ]  # {"delta_id", "client_id", "status": "pending"|"unpermitted", "feedback", "content"}
+
+
+class DeltaStatusChanged(EventData):
+    """A delta's apply status moved: started, applied, conflict, not_applied, error, ignored."""
+
+    TYPE = "deltafile.delta_status_changed"
+    deltafile_id: UUID
+    project_id: UUID
+    delta_id: UUID
+    status: Literal[
+        "pending", "started", "applied", "conflict", "not_applied", "error", "ignored", "unpermitted"
+    ]
+    feedback: dict[str, Any] | None = None
+    modified_pk: str | None = None
+    job_id: UUID | None = None
+
+
 class JobEvent(EventData):
     """Base of every event on a job's stream."""
 
@@ -265,6 +296,8 @@ ALL: tuple[type[EventData], ...] = (
     FileUploaded,
     FileDeleted,
     FileVersionsPruned,
+    DeltasPushed,
+    DeltaStatusChanged,
     JobCreated,
     JobQueued,
     JobStarted,

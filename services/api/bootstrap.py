@@ -14,7 +14,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.adapters.accounts import Accounts
 from api.adapters.organizations import NotAllowed, Organizations, UnknownAccount
 from api.context import Services
-from api.entrypoints import accounts, collaborators, files, health, jobs, organizations, packages, projects
+from api.entrypoints import (
+    accounts,
+    collaborators,
+    deltas,
+    files,
+    health,
+    jobs,
+    organizations,
+    packages,
+    projects,
+)
 from api.entrypoints import secrets as project_secrets
 from api.entrypoints import settings as project_settings
 from api.errors import ApiError, ServiceUnavailable
@@ -70,6 +80,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         collaborators,
         files,
         packages,
+        deltas,
         jobs,
     ):
         app.include_router(module.router, prefix="/api/v1")

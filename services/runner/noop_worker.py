@@ -67,6 +67,22 @@ def main() -> int:
         "steps": steps,
         "outputs": {"echo": os.environ.get(str(params.get("noop_feedback_env")))},
     }
+    if spec.get("type") == "delta_apply":  # pretend to apply: report each delta with the status asked for
+        status = str(params.get("noop_delta_status", "status_applied"))
+        deltas = (params.get("deltafile") or {}).get("deltas") or []
+        feedback["outputs"] = {
+            "apply_deltas": {
+                "delta_feedback": [
+                    {
+                        "delta_id": d.get("uuid"),
+                        "status": status,
+                        "modified_pk": d.get("localPk"),
+                        "msg": "no-op",
+                    }
+                    for d in deltas
+                ]
+            }
+        }
     if exit_code:
         feedback.update(error="The no-op worker was told to fail.", error_type="UNKNOWN")
     emit({"kind": "result", "feedback": feedback})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from common.eventstore import Projection
+from common.readmodels.deltas import DeltasProjection
 from common.readmodels.jobs import JobsProjection
 from common.readmodels.packages import PackagesProjection
 from common.readmodels.projects import ProjectsProjection
@@ -10,4 +11,4 @@ from common.readmodels.projects import ProjectsProjection
 
 def all_projections() -> list[Projection]:
     """Every read model, in the order they are applied."""
-    return [ProjectsProjection(), PackagesProjection(), JobsProjection()]
+    return [ProjectsProjection(), PackagesProjection(), DeltasProjection(), JobsProjection()]

@@ -17,6 +17,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -31,6 +32,7 @@ from common.eventstore import ConcurrencyError, EventStore
 from contracts import codec, commands
 from contracts import events as ev
 from contracts.base import EventData
+from runner.app import deltas as delta_rules
 from runner.app.sink import EventSink
 from runner.domain import outcome as outcome_rules
 from runner.ports import ExecutionResult, Executor, WorkerSpec
@@ -142,6 +144,9 @@ class JobRunner:
                     "s": self._liveness.lease_s,
                 },
             )
+            if cmd.job_type == "delta_apply":
+                taken = await delta_rules.take_pending(tx, cmd.project_id, cmd.job_id, correlation_id)
+                log.info("deltas_taken", action="start", deltas=taken)
         log.info("job_started", action="start", job_type=cmd.job_type, attempt=cmd.attempt)
         return True
 
@@ -170,7 +175,7 @@ class JobRunner:
             project_file=cmd.project_file,
             api_url=self._api_url,
             token=token,
-            params=dict(cmd.params),
+            params=await self._params(cmd),
             timeout_s=cmd.timeout_s,
             secret_env={s.name: s.value for s in job_secrets if s.type == "envvar"},
             pg_service=secrets.pg_service_file(job_secrets),
@@ -210,6 +215,13 @@ class JobRunner:
         if inputs_hash is not None and isinstance(end, ev.JobFinished):
             end = end.model_copy(update={"feedback": {**end.feedback, "inputs_hash": inputs_hash}})
         await self._record_end(cmd, correlation_id, end)
+
+    async def _params(self, cmd: commands.RunJob) -> dict[str, Any]:
+        params = dict(cmd.params)
+        if cmd.job_type == "delta_apply":
+            async with self._store.engine.connect() as conn:
+                params["deltafile"] = await delta_rules.deltafile_for(conn, cmd.project_id, cmd.job_id)
+        return params
 
     async def _secrets(self, project_id: UUID) -> list[secrets.Secret]:
         async with self._store.engine.connect() as conn:
@@ -294,6 +306,16 @@ class JobRunner:
                     ).first()
                     if held is None:
                         raise _Lost
+                    if cmd.job_type == "delta_apply" and isinstance(end, ev.JobFinished | ev.JobFailed):
+                        for deltafile_id, change in await delta_rules.outcome(
+                            tx.conn, cmd.project_id, cmd.job_id, end.feedback
+                        ):
+                            await tx.append(
+                                ev.deltafile_stream(deltafile_id),
+                                [change],
+                                expected_version=None,
+                                correlation_id=correlation_id,
+                            )
                     await tx.append(
                         ev.job_stream(cmd.job_id), [end], expected_version=None, correlation_id=correlation_id
                     )

@@ -28,6 +28,7 @@ CONSUMER = "scheduler"
 DISPATCH_ON = frozenset(
     {
         "project.file_uploaded",
+        "deltafile.pushed",
         "job.created",
         "job.finished",
         "job.failed",
@@ -54,6 +55,8 @@ class Scheduler:
             event = codec.decode(env)
             if isinstance(event, ev.FileUploaded):
                 await self._on_upload(tx, env, event)
+            if isinstance(event, ev.DeltasPushed):
+                await self._on_deltas(tx, env, event)
             if isinstance(event, ev.JobCancelRequested):
                 await self._on_cancel_requested(tx, env, event)
             project_id: UUID | None = getattr(event, "project_id", None)
@@ -80,6 +83,21 @@ class Scheduler:
             return
         user_id = await _user_id(tx.conn, upload.uploaded_by)
         for created in rules.on_file_uploaded(self.policy, project, upload, new_id(), user_id):
+            await tx.append(
+                ev.job_stream(created.job_id),
+                [created],
+                expected_version=0,
+                correlation_id=env.correlation_id,
+                causation_id=env.event_id,
+            )
+            _log_created(created)
+
+    async def _on_deltas(self, tx: Transaction, env: Envelope, pushed: ev.DeltasPushed) -> None:
+        project = await _project_view(tx.conn, pushed.project_id)
+        if project is None:
+            return
+        user_id = await _user_id(tx.conn, pushed.pushed_by)
+        for created in rules.on_deltas_pushed(self.policy, project, pushed, new_id(), user_id):
             await tx.append(
                 ev.job_stream(created.job_id),
                 [created],

@@ -126,6 +126,20 @@ def on_file_uploaded(
     ]
 
 
+def on_deltas_pushed(
+    policy: Policy, project: ProjectView, pushed: ev.DeltasPushed, job_id: UUID, user_id: int
+) -> list[ev.JobCreated]:
+    """A push with pending deltas sets off ``delta_apply``, unless one is waiting: it will take them too."""
+    if not any(d.get("status") == "pending" for d in pushed.deltas) or not project.project_file:
+        return []
+    if waiting_job(project, "delta_apply"):
+        return []
+    reason = f"deltas pushed: deltafile {pushed.deltafile_id}"
+    return [
+        _new_job(policy, project, job_id, "delta_apply", by=pushed.pushed_by, by_id=user_id, reason=reason)
+    ]
+
+
 def on_job_requested(
     policy: Policy, project: ProjectView, request: JobRequest, job_id: UUID
 ) -> tuple[UUID, ev.JobCreated | None]:
