@@ -7,13 +7,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench import runner, scheduler, storage
+from bench import package, runner, scheduler, storage
 from bench.report import Report
 from common.devstack import PostgresServer, SeaweedServer
 
 NOT_YET = {
     "job_overhead_docker_ms": "no docker executor yet (runner issue)",
-    "package_100k_features_s": "the packaging benchmark is not written yet",
     "apply_10k_deltas_s": "no delta_apply job yet (deltas issue)",
 }
 
@@ -25,6 +24,7 @@ def main() -> None:
     pg = PostgresServer(work / "pg").start()
     seaweed = SeaweedServer(work / "seaweed").start()
     try:
+        package.run(report, work)
         asyncio.run(runner.run(report))
         asyncio.run(scheduler.run(report, work, pg))
         storage.run(report, work, pg, seaweed)

@@ -49,13 +49,13 @@ def qgis_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture
-def make_project(qgis_env: dict[str, str]) -> typing.Callable[[str, pathlib.Path], list[str]]:
-    """Generate a fixture project of the given kind with tests/qgis/make_project.py."""
+def make_project(qgis_env: dict[str, str]) -> typing.Callable[..., list[str]]:
+    """Generate a fixture project of the given kind with tests/qgis/make_project.py (``env``: extra vars)."""
 
-    def make(kind: str, out_dir: pathlib.Path) -> list[str]:
+    def make(kind: str, out_dir: pathlib.Path, env: dict[str, str] | None = None) -> list[str]:
         done = subprocess.run(
             [QGIS_PYTHON, str(MAKE_PROJECT), kind, str(out_dir)],
-            env=qgis_env,
+            env={**qgis_env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=90,
@@ -82,10 +82,10 @@ def _run_qgis_python(env: dict[str, str], argv: list[str], stdin: str | None) ->
 
 @pytest.fixture
 def run_worker(qgis_env: dict[str, str]) -> typing.Callable[..., Completed]:
-    """Run ``python3 -m runner.worker ARGS`` with optional stdin and return the completed process."""
+    """Run ``python3 -m runner.worker ARGS`` with optional stdin (and extra ``env``) and return the result."""
 
-    def run(*args: str, stdin: str | None = None) -> Completed:
-        return _run_qgis_python(qgis_env, ["-m", "runner.worker", *args], stdin)
+    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Completed:
+        return _run_qgis_python({**qgis_env, **(env or {})}, ["-m", "runner.worker", *args], stdin)
 
     return run
 
@@ -126,11 +126,12 @@ def fake_api(tmp_path: pathlib.Path) -> typing.Iterator[FakeApi]:
 
 
 @pytest.fixture
-def describe_project(qgis_env: dict[str, str]) -> typing.Callable[[pathlib.Path], dict]:
+def describe_project(qgis_env: dict[str, str]) -> typing.Callable[..., dict]:
     """Open a project in QGIS and describe its layers and features (tests/qgis/describe_project.py)."""
 
-    def describe(project_file: pathlib.Path) -> dict:
-        done = _run_qgis_python(qgis_env, [str(DESCRIBE_PROJECT), str(project_file)], None)
+    def describe(project_file: pathlib.Path, env: dict[str, str] | None = None) -> dict:
+        argv = [str(DESCRIBE_PROJECT), str(project_file)]
+        done = _run_qgis_python({**qgis_env, **(env or {})}, argv, None)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 

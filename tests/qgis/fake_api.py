@@ -3,7 +3,8 @@
 It serves ``files/{project_id}/`` from a directory, like the API does for a worker token (files
 under ``DCIM/`` are listed as attachments), accepts project file uploads, and accepts package
 uploads on ``packages/{project_id}/{job_id}/files/{name}/`` the way QFieldCloud's
-``PackageUploadFilesView`` does (201 with ``{name, size, sha256, md5sum}``).
+``PackageUploadFilesView`` does (201 with ``{name, size, sha256, md5sum}``) and the project
+thumbnail on ``projects/{project_id}/thumbnail/`` (multipart field ``thumbnail``, 204).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class FakeApi:
         self.uploads: dict[str, bytes] = {}
         self.upload_fields: dict[str, str] = {}
         self.package_uploads: list[tuple[str, str, bytes]] = []  # (job id, name, bytes) in upload order
+        self.thumbnail_status: int | None = None  # only for thumbnail uploads
+        self.thumbnails: list[dict[str, typing.Any]] = []  # field, filename, content_type, content
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -117,6 +120,9 @@ class FakeApi:
                 if self._path().startswith("/api/v1/packages/"):
                     self._package_upload()
                     return
+                if self._path().startswith("/api/v1/projects/"):
+                    self._thumbnail_upload()
+                    return
                 part = self._file_part()
                 name = self._name() or ""
                 api.uploads[name] = part.get_payload(decode=True)
@@ -142,6 +148,22 @@ class FakeApi:
                     "md5sum": hashlib.md5(content).hexdigest(),
                 }
                 self._reply(201, json.dumps({**reply, **api.package_reply}).encode())
+
+            def _thumbnail_upload(self) -> None:
+                assert self._path() == f"/api/v1/projects/{api.project_id}/thumbnail/", self.path
+                part = self._file_part()
+                if api.thumbnail_status:
+                    self._reply(api.thumbnail_status, b'{"code": "unknown_error"}')
+                    return
+                api.thumbnails.append(
+                    {
+                        "field": part.get_param("name", header="content-disposition"),
+                        "filename": part.get_filename(),
+                        "content_type": part.get_content_type(),
+                        "content": part.get_payload(decode=True),
+                    }
+                )
+                self._reply(204, b"")
 
         return Handler
 

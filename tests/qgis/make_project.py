@@ -4,8 +4,9 @@ Usage: ``/usr/bin/python3 tests/qgis/make_project.py KIND OUT_DIR`` with KIND on
 ``simple`` (project.qgs + data.gpkg), ``qgz`` (project.qgz + data.gpkg), ``broken`` (a project.qgs
 that is not well-formed XML), ``missing_file`` (project.qgs whose data.gpkg was removed) and
 ``invalid_layers`` (project.qgs with unreachable PostGIS layers, a localized and a missing raster),
-``empty`` (project.qgs without layers) and the packager fixtures ``multi``, ``aoi`` and ``aoi_all``
-(see package_fixtures.py).
+``empty`` (project.qgs without layers), the packager fixtures ``multi``, ``aoi`` and ``aoi_all``
+(see package_fixtures.py) and ``postgis`` (project.qgs with the PostGIS table ``public.sites``
+through ``service='geodb'``; the service must be reachable: set PGSERVICEFILE).
 Prints the list of written files (relative to OUT_DIR) as JSON on stdout.
 """
 
@@ -113,6 +114,20 @@ def write_invalid_layers_project(out_dir: pathlib.Path) -> None:
     layers = project = None
 
 
+PG_SERVICE = "geodb"
+PG_SOURCE = f"service='{PG_SERVICE}' key='id' srid=2056 type=Point table=\"public\".\"sites\" (geom)"
+
+
+def write_postgis_project(out_dir: pathlib.Path) -> None:
+    """A project whose only layer is a PostGIS table named by service: no host, port or user in it."""
+    from qgis.core import QgsVectorLayer
+
+    layer = QgsVectorLayer(PG_SOURCE, "sites", "postgres")
+    if not layer.isValid():
+        raise RuntimeError(f"the PostGIS layer did not load: {layer.dataProvider().error().summary()}")
+    save_project(out_dir / "project.qgs", [layer], "postgis")
+
+
 def save_project(
     path: pathlib.Path, layers: list[typing.Any], title: str, entries: dict[str, typing.Any] | None = None
 ) -> None:
@@ -152,6 +167,9 @@ def make(kind: str, out_dir: pathlib.Path) -> list[str]:
     if kind == "invalid_layers":
         write_invalid_layers_project(out_dir)
         return ["project.qgs"]
+    if kind == "postgis":
+        write_postgis_project(out_dir)
+        return ["project.qgs"]
     write_gpkg(out_dir / "data.gpkg")
     project_name = "project.qgz" if kind == "qgz" else "project.qgs"
     write_project(out_dir, project_name)
@@ -164,7 +182,7 @@ def make(kind: str, out_dir: pathlib.Path) -> list[str]:
 def main(argv: list[str]) -> int:
     import package_fixtures
 
-    kinds = ("simple", "broken", "missing_file", "qgz", "invalid_layers", *package_fixtures.KINDS)
+    kinds = ("simple", "broken", "missing_file", "qgz", "invalid_layers", "postgis", *package_fixtures.KINDS)
     if len(argv) != 2 or argv[0] not in kinds:
         print(f"usage: make_project.py {{{'|'.join(kinds)}}} OUT_DIR", file=sys.stderr)
         return 2

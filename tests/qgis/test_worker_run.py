@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import pathlib
 
 import pytest
 
+from tests.qgis import png
 from tests.qgis.fake_api import TOKEN, FakeApi
 from tests.qgis.fake_api import job_spec as _spec
 from tests.qgis.fake_api import protocol_lines as _protocol_lines
@@ -19,8 +21,10 @@ PROCESS_STEPS = [
     "project_validity_check",
     "opening_check",
     "project_details",
+    "generate_thumbnail_image",
     "stop_qgis_app",
 ]
+WHITE = (255, 255, 255, 255)
 
 
 def test_run_success_protocol_and_feedback(fake_api: FakeApi, make_project, run_worker) -> None:
@@ -61,6 +65,65 @@ def test_run_success_protocol_and_feedback(fake_api: FakeApi, make_project, run_
     assert layer["is_valid"] is True
     assert layer["filename"] == "data.gpkg"
     assert details["crs"] == "EPSG:2056"
+    thumbnail = feedback["outputs"]["generate_thumbnail_image"]["thumbnail"]
+    assert thumbnail == {"size": len(fake_api.thumbnails[0]["content"]), "width": 100, "height": 100}
+
+
+def test_run_uploads_a_thumbnail_of_the_map(fake_api: FakeApi, make_project, run_worker) -> None:
+    make_project("simple", fake_api.root)
+    done = run_worker("run", stdin=_spec(fake_api))
+    assert done.returncode == 0, done.stderr
+    (upload,) = fake_api.thumbnails
+    assert (upload["field"], upload["filename"], upload["content_type"]) == (
+        "thumbnail",
+        "thumbnail.png",
+        "image/png",
+    )
+    content = upload["content"]
+    assert content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert png.header(content) == (100, 100)
+    image = png.read(content)
+    colours = collections.Counter(image.pixels)
+    assert len(image.pixels) == 100 * 100
+    assert colours.most_common(1)[0][0][:3] == WHITE[:3], "the canvas background is white"
+    assert len(colours) > 1, "the point must be drawn"
+    drawn = [pixel for pixel in image.pixels if pixel[:3] != WHITE[:3]]
+    assert 10 < len(drawn) < 2000, "a point marker, not a blank or filled image"
+    thumbnail_posts = [path for method, path in fake_api.requests if path.endswith("/thumbnail/")]
+    assert thumbnail_posts == [f"/api/v1/projects/{fake_api.project_id}/thumbnail/"]
+
+
+def test_run_thumbnail_upload_failure_is_a_warning(fake_api: FakeApi, make_project, run_worker) -> None:
+    make_project("simple", fake_api.root)
+    fake_api.thumbnail_status = 500
+    done = run_worker("run", stdin=_spec(fake_api))
+    assert done.returncode == 0, done.stderr
+    lines = _protocol_lines(done.stdout)
+    assert _step_events(lines) == [
+        (step, stage) for step in PROCESS_STEPS for stage in ("started", "finished")
+    ]
+    feedback = lines[-1]["feedback"]
+    assert "error" not in feedback
+    assert all(step["stage"] == 2 for step in feedback["steps"])
+    assert feedback["outputs"]["generate_thumbnail_image"] == {"thumbnail": None}
+    warnings = [line["line"] for line in lines if line["kind"] == "log" and "thumbnail" in line["line"]]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("Warning: no thumbnail: the upload failed:")
+    assert "HTTP 500" in warnings[0]
+    assert fake_api.thumbnails == []
+
+
+def test_run_thumbnail_without_extent_is_a_warning(fake_api: FakeApi, make_project, run_worker) -> None:
+    make_project("invalid_layers", fake_api.root)  # no saved canvas and no valid layer: no extent
+    done = run_worker("run", stdin=_spec(fake_api))
+    assert done.returncode == 0, done.stderr
+    lines = _protocol_lines(done.stdout)
+    feedback = lines[-1]["feedback"]
+    assert "error" not in feedback
+    assert feedback["outputs"]["generate_thumbnail_image"] == {"thumbnail": None}
+    logs = [line["line"] for line in lines if line["kind"] == "log"]
+    assert any(line.startswith("Warning: no thumbnail: rendering failed:") for line in logs), logs
+    assert fake_api.thumbnails == []
 
 
 def test_run_expired_token_fails_download_step(fake_api: FakeApi, make_project, run_worker) -> None:
@@ -74,7 +137,7 @@ def test_run_expired_token_fails_download_step(fake_api: FakeApi, make_project, 
     assert feedback["error_class"] == "ApiError"
     assert isinstance(feedback["error_stack"], list)
     assert feedback["error_stack"]
-    assert [step["stage"] for step in feedback["steps"]] == [2, 1, 0, 0, 0, 0]
+    assert [step["stage"] for step in feedback["steps"]] == [2, 1, 0, 0, 0, 0, 0]
     assert set(feedback["outputs"]) == {"start_qgis_app"}
 
 
@@ -98,7 +161,7 @@ def test_run_broken_project_fails_validity(fake_api: FakeApi, make_project, run_
     feedback = lines[-1]["feedback"]
     assert feedback["error_type"] == "INVALID_PROJECT_FILE"
     assert "line 3, column 11" in feedback["error"]
-    assert [step["stage"] for step in feedback["steps"]] == [2, 2, 1, 0, 0, 0]
+    assert [step["stage"] for step in feedback["steps"]] == [2, 2, 1, 0, 0, 0, 0]
 
 
 def test_run_refuses_names_escaping_the_job_dir(fake_api: FakeApi, make_project, run_worker) -> None:

@@ -17,6 +17,7 @@ import typing
 from runner.worker import errors, layers, ogr_values
 
 COMMIT_EVERY = 20000
+NULL_FID = -1  # OGRNullFID: the driver assigns the next key
 Log = typing.Callable[[str], None]
 
 
@@ -81,20 +82,21 @@ class GpkgWriter:
             ]
         target = self._datasource.CreateLayer(table, _srs(layer.crs()), geometry_type, options)
         columns = self._create_fields(target, fields, pk_indexes[0] if pk_is_fid else -1)
-        definition = target.GetLayerDefn()
+        out = ogr.Feature(target.GetLayerDefn())  # reused: every feature sets its FID and every field
+        fid_index = pk_indexes[0] if pk_is_fid else -1
+        to_ogr = ogr_values.geometry_converter(wkb_type)
         count = 0
         target.StartTransaction()
         for feature in provider.getFeatures(_request(area)):
             if area is not None and not area.accepts(feature.geometry()):
                 continue
-            out = ogr.Feature(definition)
             attributes = feature.attributes()
-            if pk_is_fid and not ogr_values.is_null(attributes[pk_indexes[0]]):
-                out.SetFID(int(attributes[pk_indexes[0]]))
+            fid = attributes[fid_index] if fid_index >= 0 else None
+            out.SetFID(NULL_FID if ogr_values.is_null(fid) else int(fid))
             for source_index, target_index, qtype in columns:
                 ogr_values.set_value(out, target_index, qtype, attributes[source_index])
             if geometry_type != ogr.wkbNone:
-                out.SetGeometry(ogr_values.ogr_geometry(feature.geometry(), wkb_type))
+                out.SetGeometry(to_ogr(feature.geometry()))
             target.CreateFeature(out)
             count += 1
             if count % COMMIT_EVERY == 0:

@@ -62,6 +62,10 @@ def is_null(value: typing.Any) -> bool:
 
 def set_value(feature: typing.Any, index: int, qtype: int, value: typing.Any) -> None:
     """Write one attribute value, converting Qt types to what OGR expects for the field."""
+    kind = type(value)
+    if kind in _PLAIN_SETTERS and qtype not in JSON_TYPES:  # the common case, without the checks below
+        _PLAIN_SETTERS[kind](feature, index, value)
+        return
     if is_null(value):
         feature.SetFieldNull(index)
         return
@@ -82,6 +86,27 @@ def set_value(feature: typing.Any, index: int, qtype: int, value: typing.Any) ->
         feature.SetField(index, value)
     else:
         feature.SetField(index, str(value))
+
+
+def _set_string(feature: typing.Any, index: int, value: str) -> None:
+    feature.SetFieldString(index, value)
+
+
+def _set_integer(feature: typing.Any, index: int, value: int) -> None:
+    feature.SetFieldInteger64(index, value)
+
+
+def _set_double(feature: typing.Any, index: int, value: float) -> None:
+    feature.SetField(index, value)  # GDAL's Python binding has no SetFieldDouble
+
+
+# What ``ogr.Feature.SetField`` itself calls for these exact Python types (not ``bool``, which
+# ``set_value`` writes as 0/1); calling them directly skips its argument dispatch for every value.
+_PLAIN_SETTERS: dict[type, typing.Callable[[typing.Any, int, typing.Any], None]] = {
+    str: _set_string,
+    int: _set_integer,
+    float: _set_double,
+}
 
 
 def _set_datetime(feature: typing.Any, index: int, value: typing.Any) -> None:
@@ -121,6 +146,22 @@ def ogr_geometry_type(wkb_type: typing.Any) -> int:
         return ogr.wkbNone
     flat = int(QgsWkbTypes.flatType(wkb_type))
     return ogr.GT_SetModifier(flat, int(QgsWkbTypes.hasZ(wkb_type)), int(QgsWkbTypes.hasM(wkb_type)))
+
+
+def geometry_converter(wkb_type: typing.Any) -> typing.Callable[[typing.Any], typing.Any]:
+    """``ogr_geometry`` for one layer, with the imports done once: it runs for every feature."""
+    from osgeo import ogr
+
+    from_wkb = ogr.CreateGeometryFromWkb
+
+    def convert(geometry: typing.Any) -> typing.Any:
+        if geometry is None or geometry.isNull():
+            return None
+        if geometry.wkbType() == wkb_type:  # already the layer's exact type: nothing to coerce
+            return from_wkb(bytes(geometry.asWkb()))
+        return ogr_geometry(geometry, wkb_type)
+
+    return convert
 
 
 def ogr_geometry(geometry: typing.Any, wkb_type: typing.Any) -> typing.Any:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typing
 
-from runner.worker import details, errors, job, layers, project_xml, qgis_app, transfer, validity, workflow
+from runner.worker import (
+    details,
+    errors,
+    job,
+    layers,
+    project_xml,
+    qgis_app,
+    thumbnail,
+    transfer,
+    validity,
+    workflow,
+)
 
 JobContext = job.JobContext
 
@@ -88,6 +99,29 @@ def project_details(context: JobContext) -> dict[str, typing.Any]:
     return {"project_details": result}
 
 
+def generate_thumbnail_image(context: JobContext) -> dict[str, typing.Any]:
+    """Render and upload the project thumbnail; a failure is a warning, never a failed job.
+
+    QFieldCloud fails the job here; Outpost does not, because a project that passed every check is
+    worth more than its picture.
+    """
+    target = context.work_dir / "thumbnail.png"
+    canvas = context.project_xml.extent if context.project_xml is not None else None
+    try:
+        result = thumbnail.render(context.project, canvas, target, context.log)
+    except Exception as error:  # a broken renderer or style must not fail a valid project
+        context.log(f"Warning: no thumbnail: rendering failed: {error}")
+        return {"thumbnail": None}
+    spec = context.spec
+    try:
+        transfer.upload_thumbnail(spec.api_url, spec.token, spec.project_id, target)
+    except errors.ApiError as error:
+        context.log(f"Warning: no thumbnail: the upload failed: {error}")
+        return {"thumbnail": None}
+    context.log(f"Uploaded a {result['width']}x{result['height']} thumbnail ({result['size']} bytes)")
+    return {"thumbnail": result}
+
+
 def stop_qgis_app(context: JobContext) -> dict[str, typing.Any]:
     """Exit QGIS cleanly (dropping Python references first, or the process segfaults)."""
     context.stop_qgis()
@@ -95,15 +129,22 @@ def stop_qgis_app(context: JobContext) -> dict[str, typing.Any]:
 
 
 def build_workflow(download: bool = True) -> workflow.Workflow:
-    """The QFieldCloud step list; ``download=False`` is for inspecting a local directory."""
+    """The QFieldCloud step list; ``download=False`` inspects a local directory (no API, no thumbnail)."""
     steps = [
         workflow.Step("start_qgis_app", "Start QGIS Application", start_qgis_app),
         workflow.Step("download_project_directory", "Download Project Directory", download_project_directory),
         workflow.Step("project_validity_check", "Project Validity Check", project_validity_check),
         workflow.Step("opening_check", "Opening Check", opening_check),
         workflow.Step("project_details", "Project Details", project_details, outputs=("project_details",)),
+        workflow.Step(
+            "generate_thumbnail_image",
+            "Generate Thumbnail Image",
+            generate_thumbnail_image,
+            outputs=("thumbnail",),
+        ),
         workflow.Step("stop_qgis_app", "Stop QGIS Application", stop_qgis_app),
     ]
     if not download:
-        steps = [step for step in steps if step.id != "download_project_directory"]
+        local_only = ("download_project_directory", "generate_thumbnail_image")
+        steps = [step for step in steps if step.id not in local_only]
     return workflow.Workflow(WORKFLOW_ID, WORKFLOW_NAME, tuple(steps))

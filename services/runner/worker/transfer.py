@@ -153,12 +153,14 @@ def download_project_files(
     return downloaded
 
 
-def _multipart_parts(name: str, boundary: str) -> tuple[bytes, bytes]:
+def _multipart_parts(
+    name: str, boundary: str, field: str = "file", content_type: str = "application/octet-stream"
+) -> tuple[bytes, bytes]:
     filename = pathlib.PurePosixPath(name).name.replace("\\", "\\\\").replace('"', '\\"')
     head = (
         f"--{boundary}\r\n"
-        f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
+        f'Content-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n"
     ).encode()
     return head, f"\r\n--{boundary}--\r\n".encode("ascii")
 
@@ -175,10 +177,21 @@ def _stream_body(
     yield tail
 
 
-def _post_file(url: str, token: str, name: str, path: pathlib.Path, digest: typing.Any = None) -> typing.Any:
-    """Streamed multipart POST of ``path`` as field ``file``; returns the JSON reply (or its text)."""
+def _post_file(
+    url: str,
+    token: str,
+    name: str,
+    path: pathlib.Path,
+    *,
+    digest: typing.Any = None,
+    part: tuple[str, str] = ("file", "application/octet-stream"),
+) -> typing.Any:
+    """Streamed multipart POST of ``path`` as one file ``part`` (field, content type).
+
+    Returns the JSON reply (or its text; None when the body is empty).
+    """
     boundary = uuid.uuid4().hex
-    head, tail = _multipart_parts(name, boundary)
+    head, tail = _multipart_parts(name, boundary, *part)
     request = _request(
         url,
         token,
@@ -215,7 +228,8 @@ def upload_package_file(
 ) -> dict[str, typing.Any]:
     """Upload one package file; the reply's size/sha256 (when given) must match what was sent."""
     digest = hashlib.sha256()
-    reply = _post_file(package_file_url(api_url, project_id, job_id, name), token, name, path, digest)
+    url = package_file_url(api_url, project_id, job_id, name)
+    reply = _post_file(url, token, name, path, digest=digest)
     reply = reply if isinstance(reply, dict) else {}
     sent = {"name": name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
     for key in ("size", "sha256"):
@@ -243,3 +257,14 @@ def upload_package(
     for line in table.format_table(["File", "Size", "SHA256"], rows):
         log(line)
     return uploaded
+
+
+def thumbnail_url(api_url: str, project_id: str) -> str:
+    """``projects/{project_id}/thumbnail/`` under the API root."""
+    return f"{_base(api_url)}projects/{urllib.parse.quote(project_id, safe='')}/thumbnail/"
+
+
+def upload_thumbnail(api_url: str, token: str, project_id: str, path: pathlib.Path) -> None:
+    """POST the PNG as multipart field ``thumbnail`` (the API replies 204 No Content)."""
+    url = thumbnail_url(api_url, project_id)
+    _post_file(url, token, "thumbnail.png", path, part=("thumbnail", "image/png"))
