@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import requests
 
 from tests.e2e.conftest import cli, make_project
 from tests.e2e.stack import Stack
@@ -76,6 +77,10 @@ def test_upload_process_and_replay(stack: Stack, tmp_path: Path, repo_root: Path
     assert [s["stage"] for s in detail["feedback"]["steps"]] == [2] * len(detail["feedback"]["steps"])
     project = cli(stack, "get-project", pid, token=token)
     assert project["status"] == "ok" and project["data_last_updated_at"] is not None
+    thumbnail = requests.get(
+        f"{stack.api_url}files/thumbnails/{pid}/", headers={"Authorization": f"Token {token}"}, timeout=30
+    )
+    assert thumbnail.status_code == 200 and thumbnail.content.startswith(b"\x89PNG")
 
     broken = cli(stack, "create-project", "broken", token=token)["id"]
     broken_dir = tmp_path / "broken"
