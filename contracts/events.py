@@ -45,6 +45,7 @@ class ProjectUpdated(EventData):
     owner: str | None = None
     description: str | None = None
     is_public: bool | None = None
+    overwrite_conflicts: bool | None = None
 
 
 class ThumbnailSet(EventData):
@@ -128,6 +129,7 @@ class FileUploaded(EventData):
     uploaded_at: datetime
     is_attachment: bool
     is_project_file: bool
+    by_job: UUID | None = None  # written back by this job's worker: sets off no new job
 
 
 class FileDeleted(EventData):
@@ -163,6 +165,18 @@ class DeltasPushed(EventData):
     deltas: list[
         dict[str, Any]
     ]  # {"delta_id", "client_id", "status": "pending"|"unpermitted", "feedback", "content"}
+
+
+class DeltaResolved(EventData):
+    """A manager resolved a conflicting delta: apply the incoming values, keep the current ones, or a merge."""
+
+    TYPE = "deltafile.delta_resolved"
+    deltafile_id: UUID
+    project_id: UUID
+    delta_id: UUID
+    resolution: Literal["apply_incoming", "keep_current", "merge"]
+    merged: dict[str, Any] | None = None  # {"attributes": {...}, "geometry": "WKT"} for a merge
+    resolved_by: str
 
 
 class DeltaStatusChanged(EventData):
@@ -297,6 +311,7 @@ ALL: tuple[type[EventData], ...] = (
     FileDeleted,
     FileVersionsPruned,
     DeltasPushed,
+    DeltaResolved,
     DeltaStatusChanged,
     JobCreated,
     JobQueued,

@@ -36,6 +36,26 @@ def leak(params: dict[str, Any]) -> None:
             print(f"pg_service.conf: {line}", file=sys.stderr, flush=True)
 
 
+def _delta_feedback(delta: dict[str, Any], status: str) -> dict[str, Any]:
+    """A forced delta (a resolved conflict) always applies; a conflict reports each field side by side."""
+    status = "status_applied" if delta.get("force") else status
+    conflicts = None
+    if status == "status_conflict":
+        old = (delta.get("old") or {}).get("attributes") or {}
+        new = (delta.get("new") or {}).get("attributes") or {}
+        conflicts = [
+            {"field": k, "base": v, "current": f"changed {v}", "incoming": new.get(k)} for k, v in old.items()
+        ]
+    return {
+        "delta_id": delta.get("uuid"),
+        "status": status,
+        "modified_pk": delta.get("localPk"),
+        "msg": "no-op",
+        "conflicts": conflicts,
+        "method": delta.get("method"),
+    }
+
+
 def main() -> int:
     if "--warm" in sys.argv:
         emit({"kind": "ready"})  # nothing to start up front: no QGIS here
@@ -67,21 +87,21 @@ def main() -> int:
         "steps": steps,
         "outputs": {"echo": os.environ.get(str(params.get("noop_feedback_env")))},
     }
+    if spec.get("type") == "process_projectfile":  # enough details for the project to count as processed
+        details = {
+            "layers_by_id": {},
+            "ordered_layer_ids": [],
+            "attachment_dirs": ["DCIM"],
+            "crs": "EPSG:2056",
+        }
+        feedback["outputs"]["project_details"] = {"project_details": details}  # type: ignore[index]
     if spec.get("type") == "delta_apply":  # pretend to apply: report each delta with the status asked for
-        status = str(params.get("noop_delta_status", "status_applied"))
+        status = str(
+            params.get("noop_delta_status") or os.environ.get("NOOP_DELTA_STATUS") or "status_applied"
+        )
         deltas = (params.get("deltafile") or {}).get("deltas") or []
         feedback["outputs"] = {
-            "apply_deltas": {
-                "delta_feedback": [
-                    {
-                        "delta_id": d.get("uuid"),
-                        "status": status,
-                        "modified_pk": d.get("localPk"),
-                        "msg": "no-op",
-                    }
-                    for d in deltas
-                ]
-            }
+            "apply_deltas": {"delta_feedback": [_delta_feedback(d, status) for d in deltas]}
         }
     if exit_code:
         feedback.update(error="The no-op worker was told to fail.", error_type="UNKNOWN")

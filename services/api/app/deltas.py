@@ -17,7 +17,7 @@ from sqlalchemy import text
 from api.app.access import Access
 from api.auth import Principal
 from api.context import Services
-from api.errors import ApiError
+from api.errors import ApiError, ObjectNotFound, ValidationError
 from common.clock import new_id
 from contracts import events as ev
 
@@ -164,3 +164,54 @@ def to_json(row: dict[str, Any]) -> dict[str, Any]:
         "last_feedback": feedback,
         "content": row["content"],
     }
+
+
+RESOLUTIONS = ("apply_incoming", "keep_current", "merge")
+
+
+async def resolve(svc: Services, principal: Principal, project: dict[str, Any], raw: Any) -> int:
+    """Record every resolution, or none: each delta must be in conflict, each resolution well formed."""
+    if not isinstance(raw, list) or not raw:
+        raise ValidationError("resolutions must be a non-empty list.")
+    async with svc.store.transaction() as tx:
+        await tx.lock()
+        events = []
+        for index, item in enumerate(raw):
+            if not isinstance(item, dict) or item.get("resolution") not in RESOLUTIONS:
+                raise ValidationError(
+                    f"resolutions[{index}].resolution must be one of {', '.join(RESOLUTIONS)}."
+                )
+            delta_id = _uuid(item.get("delta_id"), f"resolutions[{index}].delta_id")
+            row = (
+                await tx.conn.execute(
+                    text(
+                        "SELECT deltafile_id, last_status FROM rm_deltas WHERE id = :id AND project_id = :p"
+                    ),
+                    {"id": delta_id, "p": project["id"]},
+                )
+            ).first()
+            if row is None:
+                raise ObjectNotFound(f"No delta {delta_id} in this project.")
+            if row.last_status != "conflict":
+                raise ValidationError(f"Delta {delta_id} is not in conflict (it is {row.last_status}).")
+            merged = item.get("merged")
+            if item["resolution"] == "merge" and not isinstance(merged, dict):
+                raise ValidationError(f"resolutions[{index}].merged must be an object for a merge.")
+            events.append(
+                ev.DeltaResolved(
+                    deltafile_id=row.deltafile_id,
+                    project_id=project["id"],
+                    delta_id=delta_id,
+                    resolution=item["resolution"],
+                    merged=merged if item["resolution"] == "merge" else None,
+                    resolved_by=principal.username,
+                )
+            )
+        for event in events:
+            await tx.append(
+                ev.deltafile_stream(event.deltafile_id),
+                [event],
+                expected_version=None,
+                correlation_id=new_id(),
+            )
+    return len(events)

@@ -81,6 +81,7 @@ async def store_upload(
                 uploaded_at=svc.clock.now(),
                 is_attachment=projects.is_attachment(path, projects.attachment_dirs(current)),
                 is_project_file=is_project_file(path),
+                by_job=principal.job.job_id if principal.job else None,
             )
             pruned = await _versions_beyond(tx.conn, project["id"], path, svc.settings.file_versions_kept - 1)
             events: list[EventData] = [event]

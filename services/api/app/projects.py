@@ -15,6 +15,7 @@ from api.app.access import Access, access_for, parse_uuid
 from api.auth import Principal
 from api.context import Services
 from api.errors import ObjectNotFound, PermissionDenied, ProjectAlreadyExists, ValidationError
+from api.http import as_bool
 from common.clock import new_id
 from common.domain import projects as project_rules
 from common.eventstore import ProjectionConflict
@@ -25,7 +26,7 @@ ORDERINGS = ("owner", "name", "created_at")
 
 _PROJECT_COLUMNS = (
     "p.id, p.name, p.owner, p.description, p.is_public, p.created_at, p.updated_at, p.project_file,"
-    " p.settings, p.project_details, p.data_last_updated_at, p.data_last_packaged_at,"
+    " p.settings, p.overwrite_conflicts, p.project_details, p.data_last_updated_at, p.data_last_packaged_at,"
     " EXISTS (SELECT 1 FROM rm_jobs j WHERE j.project_id = p.id"
     " AND j.status IN ('queued', 'started')) AS busy,"
     " (SELECT coalesce(sum(f.size), 0) FROM rm_files f WHERE f.project_id = p.id) AS file_storage_bytes,"
@@ -167,7 +168,7 @@ def to_json(project: dict[str, Any], found: Access) -> dict[str, Any]:
         "is_featured": False,
         "is_attachment_download_on_demand": False,
         "has_restricted_projectfiles": False,
-        "overwrite_conflicts": True,
+        "overwrite_conflicts": project["overwrite_conflicts"],
         "file_storage_bytes": int(project.get("file_storage_bytes") or 0),
         "the_qgis_file_name": project["project_file"],
     }
@@ -220,6 +221,11 @@ async def update(
     if fields.get("owner") and str(fields["owner"]).lower() != str(project["owner"]).lower():
         owner = await svc.organizations.check_can_own(principal.username, str(fields["owner"]))
     description = str(fields["description"]) if "description" in fields else None
+    overwrite = (
+        as_bool(fields["overwrite_conflicts"], "overwrite_conflicts")
+        if "overwrite_conflicts" in fields
+        else None
+    )
     event = ev.ProjectUpdated(
         project_id=project["id"],
         updated_by=principal.username,
@@ -227,6 +233,7 @@ async def update(
         owner=owner,
         description=description,
         is_public=is_public,
+        overwrite_conflicts=overwrite,
     )
     await _append(svc, project["id"], [event], None, name or project["name"])
 

@@ -8,18 +8,16 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy import text
 
+from api.app import jobs as job_requests
 from api.app import projects
 from api.app.access import parse_uuid
 from api.auth import CurrentPrincipal, Svc
-from api.errors import ApiError, ObjectNotFound, PermissionDenied, ServiceUnavailable, ValidationError
+from api.errors import ObjectNotFound, PermissionDenied, ValidationError
 from api.http import CompactJSONResponse, as_bool, paginate, read_body
 from common.clock import new_id
 from contracts import events as ev
-from contracts import rpc, subjects
 
 router = APIRouter()
 JOB_TYPES = ("package", "delta_apply", "process_projectfile")
@@ -27,7 +25,6 @@ _COLUMNS = (
     "id, project_id, type, status, created_by, created_by_id, created_at, updated_at, started_at,"
     " finished_at, attempt, max_attempts, retry_at, timeout_s, cancel_requested"
 )
-RPC_TIMEOUT_S = 10.0
 MAX_PARAMS_BYTES = 4096
 
 
@@ -90,18 +87,6 @@ async def get_job(job_id: str, principal: CurrentPrincipal, svc: Svc) -> Compact
     return CompactJSONResponse(job_json(job, detail=True))
 
 
-class _Refused(ApiError):
-    """The scheduler refused the job (the code and status are the scheduler's)."""
-
-
-_STATUS = {
-    "no_qgis_project": 400,
-    "object_not_found": 404,
-    "validation_error": 400,
-    "service_unavailable": 503,
-}
-
-
 @router.post("/jobs/")
 async def create_job(request: Request, principal: CurrentPrincipal, svc: Svc) -> CompactJSONResponse:
     """Ask the scheduler for a job: 201 with a new one, or 200 with the waiting one it joins."""
@@ -110,29 +95,16 @@ async def create_job(request: Request, principal: CurrentPrincipal, svc: Svc) ->
     if job_type not in JOB_TYPES:
         raise ValidationError(f"type must be one of {', '.join(JOB_TYPES)}.")
     project, _ = await projects.authorize(svc, principal, str(body.get("project_id") or ""), "reporter")
-    assert principal.user is not None
-    ask = rpc.CreateJobRequest(
-        project_id=project["id"],
-        job_type=job_type,
+    job_id, created = await job_requests.request_job(
+        svc,
+        principal,
+        project["id"],
+        job_type,
         force=as_bool(body.get("force"), "force"),
-        requested_by=principal.username,
-        requested_by_id=principal.user.id,
         params=_params(body.get("params")),
     )
-    try:
-        msg = await svc.nats.client.request(
-            subjects.RPC_CREATE_JOB, ask.model_dump_json().encode(), timeout=RPC_TIMEOUT_S
-        )
-    except (NatsTimeoutError, NoRespondersError) as exc:
-        raise ServiceUnavailable("The scheduler did not answer; try again shortly.") from exc
-    reply = rpc.CreateJobReply.model_validate_json(msg.data)
-    if reply.code is not None:
-        refused = _Refused(reply.message or reply.code)
-        refused.code, refused.status = reply.code, _STATUS.get(reply.code, 400)
-        raise refused
-    assert reply.job_id is not None
-    job = await _load(svc, reply.job_id)
-    return CompactJSONResponse(job_json(job, detail=True), status_code=201 if reply.created else 200)
+    job = await _load(svc, job_id)
+    return CompactJSONResponse(job_json(job, detail=True), status_code=201 if created else 200)
 
 
 def _params(raw: Any) -> dict[str, Any]:

@@ -45,6 +45,8 @@ class DeltasProjection:
                             "content": json.dumps(delta["content"]),
                         },
                     )
+            case ev.DeltaResolved():
+                await _resolved(conn, env, event)
             case ev.DeltaStatusChanged():
                 await conn.execute(
                     text(_STATUS),
@@ -81,3 +83,39 @@ def _why(event: EventData) -> str:
     if isinstance(event, ev.JobCancelled):
         return "The apply job was cancelled."
     return "The apply job ended without a result for this delta."
+
+
+async def _resolved(conn: AsyncConnection, env: Envelope, event: ev.DeltaResolved) -> None:
+    """A resolved conflict is pending again (forced past the conflict check), or ignored."""
+    row = (
+        await conn.execute(text("SELECT content FROM rm_deltas WHERE id = :id"), {"id": event.delta_id})
+    ).first()
+    if row is None:
+        return
+    content = dict(row[0])
+    status = "ignored" if event.resolution == "keep_current" else "pending"
+    if event.resolution != "keep_current":
+        content["force"] = True
+    if event.resolution == "merge" and event.merged is not None:
+        incoming = dict(content.get("new") or {})
+        incoming["attributes"] = {
+            **(incoming.get("attributes") or {}),
+            **(event.merged.get("attributes") or {}),
+        }
+        if "geometry" in event.merged:
+            incoming["geometry"] = event.merged["geometry"]
+        content["new"] = incoming
+    feedback = {"msg": f"Conflict resolved by {event.resolved_by}: {event.resolution.replace('_', ' ')}."}
+    await conn.execute(
+        text(
+            "UPDATE rm_deltas SET last_status = :s, content = CAST(:c AS jsonb),"
+            " last_feedback = CAST(:f AS jsonb), updated_at = :at WHERE id = :id"
+        ),
+        {
+            "s": status,
+            "c": json.dumps(content),
+            "f": json.dumps(feedback),
+            "at": env.occurred_at,
+            "id": event.delta_id,
+        },
+    )

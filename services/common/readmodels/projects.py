@@ -118,6 +118,7 @@ async def _project_updated(conn: AsyncConnection, event: ev.ProjectUpdated, at: 
             ("owner", event.owner),
             ("description", event.description),
             ("is_public", event.is_public),
+            ("overwrite_conflicts", event.overwrite_conflicts),
         )
         if value is not None
     }

@@ -118,3 +118,13 @@ async def outcome(
             )
         )
     return changes
+
+
+async def overwrite_conflicts(conn: AsyncConnection, project_id: UUID) -> bool:
+    """The project's conflict policy when the job starts: last wins (true) or manual (false)."""
+    row = (
+        await conn.execute(
+            text("SELECT overwrite_conflicts FROM rm_projects WHERE id = :p"), {"p": project_id}
+        )
+    ).first()
+    return True if row is None else bool(row[0])

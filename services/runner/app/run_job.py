@@ -221,6 +221,7 @@ class JobRunner:
         if cmd.job_type == "delta_apply":
             async with self._store.engine.connect() as conn:
                 params["deltafile"] = await delta_rules.deltafile_for(conn, cmd.project_id, cmd.job_id)
+                params["overwrite_conflicts"] = await delta_rules.overwrite_conflicts(conn, cmd.project_id)
         return params
 
     async def _secrets(self, project_id: UUID) -> list[secrets.Secret]:

@@ -108,7 +108,7 @@ def on_file_uploaded(
     policy: Policy, project: ProjectView, upload: ev.FileUploaded, job_id: UUID, user_id: int
 ) -> list[ev.JobCreated]:
     """The jobs an upload sets off: none, or one ``process_projectfile``."""
-    if upload.is_attachment or not (upload.is_project_file or project.project_file):
+    if upload.is_attachment or upload.by_job or not (upload.is_project_file or project.project_file):
         return []
     if waiting_job(project, "process_projectfile"):
         return []
