@@ -21,7 +21,9 @@ up: system-deps venv
 	$(BIN)/outpost up
 
 ## test: lint, type-check, then every test tier this machine can run
-test: system-deps venv lint typecheck
+test:
+	@bash infra/scripts/system-deps.sh --test
+	$(MAKE) venv lint typecheck
 	$(BIN)/pytest
 
 lint: venv

@@ -168,7 +168,7 @@ class DeltasPushed(EventData):
 
 
 class DeltaResolved(EventData):
-    """A manager resolved a conflicting delta: apply the incoming values, keep the current ones, or a merge."""
+    """A manager resolved a conflicting delta: apply the incoming values, keep the current ones, or merge."""
 
     TYPE = "deltafile.delta_resolved"
     deltafile_id: UUID

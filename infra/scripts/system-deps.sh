@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian/Ubuntu packages Outpost needs, if any is missing:
-# QGIS for the worker (Debian's /usr/bin/python3 + PyQGIS), PostgreSQL (+PostGIS) for the embedded
-# database, GDAL tools. As root it runs apt-get; otherwise it prints the one command to run.
+# Installs the Debian/Ubuntu packages Outpost needs, if any is missing: QGIS for the worker (Debian's
+# /usr/bin/python3 + PyQGIS), PostgreSQL (+PostGIS) for the embedded database, GDAL tools.
+# With --test also what the tests need beyond that: a Docker engine and debootstrap (docker executor).
+# As root it runs apt-get; otherwise it prints the one command to run.
 set -euo pipefail
 
 PACKAGES=(make python3-qgis qgis-providers postgresql postgresql-common gdal-bin python3-venv)
+if [ "${1:-}" = "--test" ]; then
+  PACKAGES+=(docker.io debootstrap)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

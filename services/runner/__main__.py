@@ -32,7 +32,17 @@ def _executor(settings: RunnerSettings) -> Executor:
             memory_mb=settings.worker_memory_mb,
             cpus=settings.worker_cpus,
         )
-    raise SystemExit(f"unknown executor {settings.executor!r}: use local or noop")
+    if settings.executor == "docker":
+        from runner.adapters.docker import DockerExecutor  # the docker SDK only where it is used
+
+        return DockerExecutor(
+            image=settings.docker_image,
+            module=settings.worker_module,
+            network=settings.docker_network,
+            runner_id=settings.runner_id,
+            extra_env=settings.worker_env,
+        )
+    raise SystemExit(f"unknown executor {settings.executor!r}: use local, docker or noop")
 
 
 async def main(stop: asyncio.Event) -> None:

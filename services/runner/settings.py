@@ -25,6 +25,15 @@ class RunnerSettings(CommonSettings):
     )
     worker_memory_mb: int = Field(default=2048, ge=64, description="Memory of one worker (cgroup limit).")
     worker_cpus: float = Field(default=1.0, gt=0, description="CPUs of one worker (cgroup quota).")
+    docker_image: str = Field(
+        default="outpost/worker:dev",
+        description="Worker image of the docker executor (infra/docker/worker.Dockerfile).",
+    )
+    docker_network: str = Field(
+        default="bridge",
+        description="network_mode of worker containers (bridge, host or a network name): "
+        "the worker must reach api_url from there; see runner/adapters/docker.py.",
+    )
     warm_pool: int = Field(default=1, ge=0, description="Workers kept started (QGIS up) ahead of jobs.")
     lease_s: float = 15.0
     heartbeat_s: float = 2.0
