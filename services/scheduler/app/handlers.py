@@ -53,10 +53,8 @@ class Scheduler:
             if not await _first_time(tx.conn, env.event_id):
                 return
             event = codec.decode(env)
-            if isinstance(event, ev.FileUploaded):
-                await self._on_upload(tx, env, event)
-            if isinstance(event, ev.DeltasPushed):
-                await self._on_deltas(tx, env, event)
+            if isinstance(event, ev.FileUploaded | ev.DeltasPushed):
+                await self._on_trigger(tx, env, event)
             if isinstance(event, ev.JobCancelRequested):
                 await self._on_cancel_requested(tx, env, event)
             project_id: UUID | None = getattr(event, "project_id", None)
@@ -77,27 +75,20 @@ class Scheduler:
                 await self.dispatch(tx, request.project_id, tx.appended[-1])
             return job_id, created is not None
 
-    async def _on_upload(self, tx: Transaction, env: Envelope, upload: ev.FileUploaded) -> None:
-        project = await _project_view(tx.conn, upload.project_id)
+    async def _on_trigger(
+        self, tx: Transaction, env: Envelope, event: ev.FileUploaded | ev.DeltasPushed
+    ) -> None:
+        """Apply the trigger rule of an upload or a push, and create the jobs it decides."""
+        project = await _project_view(tx.conn, event.project_id)
         if project is None:
             return
-        user_id = await _user_id(tx.conn, upload.uploaded_by)
-        for created in rules.on_file_uploaded(self.policy, project, upload, new_id(), user_id):
-            await tx.append(
-                ev.job_stream(created.job_id),
-                [created],
-                expected_version=0,
-                correlation_id=env.correlation_id,
-                causation_id=env.event_id,
-            )
-            _log_created(created)
-
-    async def _on_deltas(self, tx: Transaction, env: Envelope, pushed: ev.DeltasPushed) -> None:
-        project = await _project_view(tx.conn, pushed.project_id)
-        if project is None:
-            return
-        user_id = await _user_id(tx.conn, pushed.pushed_by)
-        for created in rules.on_deltas_pushed(self.policy, project, pushed, new_id(), user_id):
+        if isinstance(event, ev.FileUploaded):
+            user_id = await _user_id(tx.conn, event.uploaded_by)
+            decided = rules.on_file_uploaded(self.policy, project, event, new_id(), user_id)
+        else:
+            user_id = await _user_id(tx.conn, event.pushed_by)
+            decided = rules.on_deltas_pushed(self.policy, project, event, new_id(), user_id)
+        for created in decided:
             await tx.append(
                 ev.job_stream(created.job_id),
                 [created],
