@@ -5,8 +5,9 @@ Usage: ``/usr/bin/python3 tests/qgis/make_project.py KIND OUT_DIR`` with KIND on
 that is not well-formed XML), ``missing_file`` (project.qgs whose data.gpkg was removed) and
 ``invalid_layers`` (project.qgs with unreachable PostGIS layers, a localized and a missing raster),
 ``empty`` (project.qgs without layers), the packager fixtures ``multi``, ``aoi`` and ``aoi_all``
-(see package_fixtures.py) and ``postgis`` (project.qgs with the PostGIS table ``public.sites``
-through ``service='geodb'``; the service must be reachable: set PGSERVICEFILE).
+(see package_fixtures.py), ``postgis`` (project.qgs with the PostGIS table ``public.sites``
+through ``service='geodb'``; the service must be reachable: set PGSERVICEFILE) and the delta_apply
+fixtures ``deltas`` and ``deltas_postgis`` (see delta_fixtures.py).
 Prints the list of written files (relative to OUT_DIR) as JSON on stdout.
 """
 
@@ -157,10 +158,13 @@ def save_project(
 
 def make(kind: str, out_dir: pathlib.Path) -> list[str]:
     """Create the fixture of ``kind`` in ``out_dir``; return the file names written."""
+    import delta_fixtures
     import package_fixtures
 
-    if kind in package_fixtures.KINDS:
-        return package_fixtures.make(kind, out_dir, save_project)
+    fixture_modules = (package_fixtures, delta_fixtures)
+    for module in fixture_modules:
+        if kind in module.KINDS:
+            return module.make(kind, out_dir, save_project)
     if kind == "broken":
         (out_dir / "project.qgs").write_text(BROKEN_QGS, encoding="utf-8")
         return ["project.qgs"]
@@ -180,9 +184,19 @@ def make(kind: str, out_dir: pathlib.Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    import delta_fixtures
     import package_fixtures
 
-    kinds = ("simple", "broken", "missing_file", "qgz", "invalid_layers", "postgis", *package_fixtures.KINDS)
+    kinds = (
+        "simple",
+        "broken",
+        "missing_file",
+        "qgz",
+        "invalid_layers",
+        "postgis",
+        *package_fixtures.KINDS,
+        *delta_fixtures.KINDS,
+    )
     if len(argv) != 2 or argv[0] not in kinds:
         print(f"usage: make_project.py {{{'|'.join(kinds)}}} OUT_DIR", file=sys.stderr)
         return 2

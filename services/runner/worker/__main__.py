@@ -5,6 +5,9 @@ protocol on stdout (see ``protocol``). ``python3 -m runner.worker inspect DIR PR
 a local project and prints ``{"project_details": ...}`` or ``{"error": ..., "error_type": ...}``.
 ``python3 -m runner.worker package-local DIR PROJECT_FILE OUT_DIR`` packages a local project into the
 empty (or new) OUT_DIR and prints ``{"layers_by_id", "packaged_layers_by_id", "files"}`` or the error.
+``python3 -m runner.worker apply-local DIR PROJECT_FILE DELTAFILE [--no-overwrite]`` applies a deltafile
+(JSON, with optional ``clientPks``) to the local project in place and prints
+``{"delta_feedback": [...], "changed_files": [...]}`` or the error.
 Exit codes: 0 success, 1 clean job failure, 2 bad invocation or job spec, 3 unexpected worker error;
 anything else (e.g. a signal) is a crash.
 """
@@ -35,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     package_local.add_argument("directory", type=pathlib.Path)
     package_local.add_argument("project_file")
     package_local.add_argument("out_dir", type=pathlib.Path)
+    apply_local = sub.add_parser("apply-local", help="apply a deltafile to a local project in place")
+    apply_local.add_argument("directory", type=pathlib.Path)
+    apply_local.add_argument("project_file")
+    apply_local.add_argument("deltafile", type=pathlib.Path)
+    apply_local.add_argument(
+        "--no-overwrite", action="store_true", help="report conflicts instead of applying over them"
+    )
     return parser
 
 
@@ -102,6 +112,28 @@ def _package_local(
     return code
 
 
+def _apply_local(out: typing.TextIO, args: argparse.Namespace) -> int:
+    import json
+
+    if not args.directory.is_dir():
+        print(f"runner.worker: {args.directory} is not a directory", file=sys.stderr)
+        return 2
+    try:
+        deltafile = json.loads(args.deltafile.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"runner.worker: cannot read the deltafile {args.deltafile}: {error}", file=sys.stderr)
+        return 2
+    result, code = commands.apply_local(
+        args.directory,
+        args.project_file,
+        deltafile,
+        protocol.StderrReporter(),
+        overwrite_conflicts=not args.no_overwrite,
+    )
+    out.write(protocol.dumps(result) + "\n")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out = protocol.take_stdout()
@@ -109,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         code = _run(out, args.warm)
     elif args.command == "inspect":
         code = _inspect(out, args.directory, args.project_file)
+    elif args.command == "apply-local":
+        code = _apply_local(out, args)
     else:
         code = _package_local(out, args.directory, args.project_file, args.out_dir)
     out.flush()

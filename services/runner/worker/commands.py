@@ -1,4 +1,4 @@
-"""The entry points: ``run`` (a job from the runner), ``inspect`` and ``package-local`` (local dirs)."""
+"""The entry points: ``run`` (a job from the runner); ``inspect``, ``package-local`` and ``apply-local``."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import shutil
 import tempfile
 import typing
 
-from runner.worker import errors, job, package, process_projectfile, protocol, workflow
+from runner.worker import apply_deltas, errors, job, package, process_projectfile, protocol, workflow
 
 WorkflowBuilder = typing.Callable[[], workflow.Workflow]
 WORKFLOWS: dict[str, WorkflowBuilder] = {
     "process_projectfile": process_projectfile.build_workflow,
     "package": package.build_workflow,
+    "delta_apply": apply_deltas.build_workflow,
 }
 
 
@@ -85,4 +86,37 @@ def package_local(
         "layers_by_id": outputs["qgis_layers_data"]["layers_by_id"],
         "packaged_layers_by_id": outputs["qfield_layer_data"]["layers_by_id"],
         "files": outputs["package_project"]["files"],
+    }, 0
+
+
+def apply_local(
+    project_dir: pathlib.Path,
+    project_file: str,
+    deltafile: dict[str, typing.Any],
+    reporter: protocol.Reporter,
+    *,
+    overwrite_conflicts: bool = True,
+) -> tuple[dict[str, typing.Any], int]:
+    """Apply a deltafile to a local project directory in place, without HTTP; returns (output, exit code).
+
+    The output is ``{"delta_feedback": [...], "changed_files": [...]}`` or the job error.
+    """
+    params = {"deltafile": deltafile, "overwrite_conflicts": overwrite_conflicts}
+    spec = job.JobSpec(
+        job_id="apply-local", type="delta_apply", project_id="", project_file=project_file, params=params
+    )
+    work_dir = pathlib.Path(tempfile.mkdtemp(prefix="outpost-apply-"))
+    context = job.JobContext(spec, work_dir, project_dir.resolve(), reporter)
+    try:
+        local_workflow = apply_deltas.build_workflow(download=False, upload=False)
+        feedback = workflow.run_workflow(local_workflow, context, reporter)
+        changed = apply_deltas.changed_files(context) if "error" not in feedback else []
+    finally:
+        context.stop_qgis()
+        shutil.rmtree(work_dir, ignore_errors=True)
+    if "error" in feedback:
+        return {key: feedback[key] for key in ("error", "error_type", "error_class")}, 1
+    return {
+        "delta_feedback": feedback["outputs"]["apply_deltas"]["delta_feedback"],
+        "changed_files": changed,
     }, 0

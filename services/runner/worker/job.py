@@ -69,6 +69,7 @@ class JobContext:
     export_dir: pathlib.Path | None = None  # package jobs: where the package is written
     layers_by_id: dict[str, typing.Any] = dataclasses.field(default_factory=dict)
     package: typing.Any = None  # package jobs: the packager's result
+    file_hashes: dict[str, str] = dataclasses.field(default_factory=dict)  # delta_apply: before the edits
 
     def log(self, text: str) -> None:
         self.reporter.log(text)
