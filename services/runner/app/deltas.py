@@ -68,7 +68,8 @@ async def deltafile_for(conn: AsyncConnection, project_id: UUID, job_id: UUID) -
     ).all()
     mapping = await conn.execute(
         text(
-            "SELECT client_id, content->>'localPk' AS local_pk, last_modified_pk FROM rm_deltas"
+            "SELECT client_id, content->>'localLayerId' AS layer, content->>'localPk' AS local_pk,"
+            " last_modified_pk FROM rm_deltas"
             " WHERE project_id = :p AND last_modified_pk IS NOT NULL AND client_id IS NOT NULL"
         ),
         {"p": project_id},
@@ -79,7 +80,7 @@ async def deltafile_for(conn: AsyncConnection, project_id: UUID, job_id: UUID) -
         "project": str(project_id),
         "files": [],
         "deltas": [row[0] for row in rows],
-        "clientPks": {f"{r.client_id}__{r.local_pk}": r.last_modified_pk for r in mapping},
+        "clientPks": _client_pks(mapping),
     }
 
 
@@ -128,3 +129,13 @@ async def overwrite_conflicts(conn: AsyncConnection, project_id: UUID) -> bool:
         )
     ).first()
     return True if row is None else bool(row[0])
+
+
+def _client_pks(rows: object) -> dict[str, str]:
+    """QFieldCloud's ``<client>__<localPk>`` keys, and ``<client>__<layer>__<localPk>`` ones that cannot
+    mix up two layers whose local keys collide (the worker tries those first)."""
+    pks: dict[str, str] = {}
+    for row in rows:  # type: ignore[attr-defined]
+        pks[f"{row.client_id}__{row.local_pk}"] = row.last_modified_pk
+        pks[f"{row.client_id}__{row.layer}__{row.local_pk}"] = row.last_modified_pk
+    return pks
