@@ -1025,3 +1025,99 @@ def test_postgis_patch_and_create(geodb: dict[str, str], tmp_path: pathlib.Path,
         (3, "created", "fresh", "POINT(2600007 1200007)"),
     ]
     assert rows[0][3].isoformat() == "2025-01-02T03:04:05"
+
+
+# --- the conflict matrix: what another client changed first, then this client's delta, under both policies
+
+
+def _matrix_case(points: str, case: str) -> tuple[dict, dict]:
+    """(the other client's delta that lands first, this client's delta based on the original feature 1)."""
+    original = {"geometry": f"PointZ ({X0} {Y0} 400)", "attributes": {"int": 1, "name": "one"}}
+    moved = f"PointZ ({X0 + 5} {Y0 + 5} 400)"
+    first = {
+        "same_attribute": delta(
+            "patch",
+            points,
+            client=CLIENT_B,
+            local_pk=1,
+            source_pk=1,
+            old={"attributes": {"int": 1}},
+            new={"attributes": {"int": 5}},
+        ),
+        "different_attributes": delta(
+            "patch",
+            points,
+            client=CLIENT_B,
+            local_pk=1,
+            source_pk=1,
+            old={"attributes": {"name": "one"}},
+            new={"attributes": {"name": "uno"}},
+        ),
+        "geometry_against_attributes": delta(
+            "patch",
+            points,
+            client=CLIENT_B,
+            local_pk=1,
+            source_pk=1,
+            old={"geometry": original["geometry"]},
+            new={"geometry": moved},
+        ),
+        "delete_against_patch": delta(
+            "patch",
+            points,
+            client=CLIENT_B,
+            local_pk=1,
+            source_pk=1,
+            old={"attributes": {"int": 1}},
+            new={"attributes": {"int": 5}},
+        ),
+    }[case]
+    if case == "different_attributes":
+        second = delta(
+            "patch",
+            points,
+            local_pk=1,
+            source_pk=1,
+            old={"attributes": {"int": 1}},
+            new={"attributes": {"int": 666}},
+        )
+    elif case == "delete_against_patch":
+        second = delta("delete", points, local_pk=1, source_pk=1, old=original)
+    else:  # QField sends the feature as it knew it: attributes and geometry
+        second = delta(
+            "patch", points, local_pk=1, source_pk=1, old=original, new={"attributes": {"int": 666}}
+        )
+    return first, second
+
+
+@pytest.mark.parametrize("overwrite", [True, False], ids=["last_wins", "manual"])
+@pytest.mark.parametrize(
+    ("case", "conflicting"),
+    [
+        ("same_attribute", ["int"]),
+        ("different_attributes", []),
+        ("geometry_against_attributes", ["geometry"]),
+        ("delete_against_patch", ["int"]),
+    ],
+)
+def test_conflict_matrix(
+    project: Project, apply, features, case: str, conflicting: list[str], overwrite: bool
+) -> None:
+    points = project.ids["points"]
+    first, second = _matrix_case(points, case)
+    assert statuses(apply(project, deltafile([first]))) == [APPLIED]
+    (entry,) = apply(project, deltafile([second]), overwrite=overwrite).feedback
+    assert sorted(c["field"] for c in entry["conflicts"] or []) == conflicting
+    applies = overwrite or not conflicting
+    assert entry["status"] == (APPLIED if applies else CONFLICT), entry
+    result = features(project, "points")
+    if case == "delete_against_patch":
+        assert (1 not in result) == applies
+        return
+    if case == "same_attribute":
+        assert result[1]["int"] == (666 if applies else 5)  # last wins, or the other client's value stays
+    if case == "different_attributes":
+        assert (result[1]["int"], result[1]["name"]) == (666, "uno")  # both changes kept
+    if case == "geometry_against_attributes":
+        assert result[1]["wkt"] == f"PointZ ({X0 + 5:.0f} {Y0 + 5:.0f} 400)"  # the other client's move stays
+        assert result[1]["int"] == (666 if applies else 1)
