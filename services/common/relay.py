@@ -40,7 +40,7 @@ class OutboxRelay:
                 log.warning("relay_db_unavailable", action="relay", error=str(exc))
             except Exception as exc:  # NATS errors: keep the rows, try again shortly
                 log.warning("relay_publish_failed", action="relay", error=repr(exc))
-            await _sleep(stop, self._poll_s)
+            await wait_or_stop(stop, self._poll_s)
 
     async def _lead(self, stop: asyncio.Event) -> None:
         async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
@@ -50,7 +50,7 @@ class OutboxRelay:
                 ).fetchone()
                 if got and got[0]:
                     break
-                await _sleep(stop, self._poll_s)
+                await wait_or_stop(stop, self._poll_s)
             if stop.is_set():
                 return
             log.info("relay_leading", action="relay")
@@ -77,7 +77,7 @@ class OutboxRelay:
         return len(rows)
 
 
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
     """Sleep ``seconds`` or until ``stop`` is set, whichever comes first."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)

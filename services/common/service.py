@@ -10,7 +10,7 @@ import nats
 from nats.aio.client import Client
 
 from common import db, jetstream, logging
-from common.relay import OutboxRelay, _sleep
+from common.relay import OutboxRelay, wait_or_stop
 
 log = logging.get("service")
 
@@ -39,7 +39,7 @@ async def connect_nats(url: str, stop: asyncio.Event) -> Client | None:
             return nc
         except Exception as exc:
             log.warning("nats_unavailable", action="connect", error=repr(exc))
-            await _sleep(stop, 1.0)
+            await wait_or_stop(stop, 1.0)
     return None
 
 
@@ -56,4 +56,4 @@ async def every(
             await action()
         except Exception as exc:
             log.warning("periodic_failed", action=name, error=repr(exc))
-        await _sleep(stop, seconds)
+        await wait_or_stop(stop, seconds)
