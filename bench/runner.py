@@ -43,7 +43,7 @@ async def overhead_ms(pool_size: int) -> list[float]:
 async def docker_overhead_ms() -> list[float]:
     """The same figure for the docker executor, on the private dockerd and image the docker tests use."""
     from runner.adapters.docker import DockerExecutor
-    from tests.docker.conftest import (
+    from tests.dockerengine import (
         CACHE,
         WORKER_TAG,
         _exclusive,

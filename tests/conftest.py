@@ -20,6 +20,7 @@ from common.clock import SystemClock
 from common.devstack import NatsServer, PostgresServer, SeaweedServer
 from common.eventstore import EventStore
 from common.readmodels import all_projections
+from tests.dockerengine import docker_engine  # noqa: F401  (a session fixture for tests/docker and tests/compose)
 
 TEMPLATE = "outpost_template"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from common import logging
@@ -16,6 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="run the whole stack on loopback (what `make up` runs)")
     sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser(
+        "setup",
+        help="migrate, then create the admin user from OUTPOST_ADMIN_USERNAME/_PASSWORD if set "
+        "(the compose stack's one-shot; safe to run again)",
+    )
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     create = user.add_parser("create", help="create a user")
     create.add_argument("username")
@@ -40,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
         migrate.upgrade(settings.database_url)
         return 0
+    if args.command == "setup":
+        return _setup(settings)
     if args.command == "user":
         from api.cli import ensure_user
 
@@ -49,6 +57,23 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"username": args.username, "created": created}))
         return 0 if created else 1
     return asyncio.run(_events(settings, args))
+
+
+def _setup(settings: CommonSettings) -> int:
+    """Migrations, then the first user: what a container deployment runs before its services start."""
+    from api.cli import ensure_user
+    from common import migrate
+
+    migrate.upgrade(settings.database_url)
+    username = os.environ.get("OUTPOST_ADMIN_USERNAME", "")
+    password = os.environ.get("OUTPOST_ADMIN_PASSWORD", "")
+    if username and password:
+        email = os.environ.get("OUTPOST_ADMIN_EMAIL", "")
+        created = ensure_user(settings.database_url, username, password, email, staff=True)
+        print(json.dumps({"migrated": True, "username": username, "created": created}))
+    else:
+        print(json.dumps({"migrated": True, "username": None}))
+    return 0
 
 
 async def _events(settings: CommonSettings, args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from docker.models.containers import Container
 
 from runner.adapters.docker import LABEL_JOB, LABEL_PROJECT, LABEL_RUNNER, DockerExecutor, exit_code_of
 from runner.ports import WorkerSpec
-from tests.docker.conftest import Engine
+from tests.dockerengine import Engine
 
 pytestmark = pytest.mark.integration
 

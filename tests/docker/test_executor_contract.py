@@ -23,7 +23,7 @@ import pytest
 from runner.adapters.docker import LABEL_JOB, DockerExecutor
 from runner.adapters.local import LocalExecutor
 from runner.ports import Executor, WorkerSpec
-from tests.docker.conftest import Engine
+from tests.dockerengine import Engine
 
 pytestmark = pytest.mark.integration
 

@@ -1,5 +1,8 @@
 """A private Docker engine for the session, and the worker image built from the repo, cached between runs.
 
+Shared by the docker executor tests (tests/docker), the compose stack tests (tests/compose) and
+``make bench``; tests/conftest.py exposes the ``docker_engine`` fixture to every test directory.
+
 Nothing is pre-started and no registry is reachable (shared/platform.md): the session starts its own
 ``dockerd`` with its data in ``$OUTPOST_DOCKER_CACHE`` (default ``/var/cache/outpost-docker``), builds the
 Debian base image with ``infra/docker/base-image.sh`` (debootstrap) and the worker image from
@@ -29,7 +32,7 @@ from typing import Any
 import docker
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("OUTPOST_DOCKER_CACHE", "/var/cache/outpost-docker"))
 BASE_TAG = "local/debian:bookworm"
 WORKER_TAG = "outpost/worker:test"
