@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test lint typecheck unit bench system-deps venv clean
+.PHONY: up test lint typecheck unit e2e bench system-deps venv clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ typecheck: venv
 ## bench: performance figures next to floors measured in the same run -> bench/results.json
 bench: system-deps venv
 	$(BIN)/python -m bench
+
+## e2e: the compose stack on a private Docker engine: build the images, run the qfieldcloud-cli scenario,
+## kill a runner mid-job, tear down (also part of `make test`)
+e2e: venv
+	@bash infra/scripts/system-deps.sh --test
+	$(BIN)/pytest -m compose tests/compose
 
 ## unit: the pure tests only (milliseconds)
 unit: venv

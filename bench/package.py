@@ -90,6 +90,11 @@ def _timed(argv: list[str], env: dict[str, str] | None = None) -> float:
     return elapsed
 
 
+def generate_points_project(project_dir: Path, count: int, work: Path) -> None:
+    """``project.qgs`` + ``points.gpkg`` with ``count`` points (also the compose tests' long package job)."""
+    _timed([QGIS_PYTHON, "-c", GENERATE, str(project_dir), str(count)], _qgis_env(work))
+
+
 def ogr2ogr_s(source: Path, work: Path) -> float:
     """Best time of ``ogr2ogr -f GPKG`` copying the points layer into a new GeoPackage."""
     times = []
@@ -123,7 +128,7 @@ def run(report: Report, work: Path) -> None:
         env = _qgis_env(base)
         project_dir = base / "project"
         project_dir.mkdir()
-        _timed([QGIS_PYTHON, "-c", GENERATE, str(project_dir), str(FEATURES)], env)
+        generate_points_project(project_dir, FEATURES, base)
         floor = ogr2ogr_s(project_dir / "points.gpkg", base)
         report.add(
             "ogr2ogr_100k_features_s",

@@ -7,7 +7,8 @@ set -euo pipefail
 
 PACKAGES=(make python3-qgis qgis-providers postgresql postgresql-common gdal-bin python3-venv)
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(docker.io debootstrap)
+  PACKAGES+=(docker.io debootstrap docker-compose)
+  PACKAGES+=(chromium)  # the browser tests (tests/browser) drive Debian's Chromium
 fi
 
 missing=()
