@@ -40,8 +40,15 @@ class ComposeStack:
         return f"http://127.0.0.1:{self.port}/api/v1/"
 
     @classmethod
-    def create(cls, engine: Engine, work: Path, files: tuple[str, ...] = COMPOSE_FILES) -> ComposeStack:
-        stack = cls(engine, work / "outpost.env", free_port(), files=files)
+    def create(
+        cls,
+        engine: Engine,
+        work: Path,
+        project: str = "outpost-e2e",
+        files: tuple[str, ...] = COMPOSE_FILES,
+        extra_env: dict[str, str] | None = None,
+    ) -> ComposeStack:
+        stack = cls(engine, work / "outpost.env", free_port(), project=project, files=files)
         stack.env_file.write_text(
             "\n".join(
                 [
@@ -52,6 +59,7 @@ class ComposeStack:
                     f"OUTPOST_ADMIN_PASSWORD={stack.password}",
                     f"OUTPOST_BASE_IMAGE={BASE_TAG}",
                     f"OUTPOST_PORT={stack.port}",
+                    *(f"{key}={value}" for key, value in (extra_env or {}).items()),
                     "",
                 ]
             )

@@ -16,7 +16,14 @@ from typing import Any, ClassVar
 import pytest
 from docker.models.containers import Container
 
-from runner.adapters.docker import LABEL_JOB, LABEL_PROJECT, LABEL_RUNNER, DockerExecutor, exit_code_of
+from runner.adapters.docker import (
+    LABEL_JOB,
+    LABEL_PROJECT,
+    LABEL_RUNNER,
+    DockerExecutor,
+    exit_code_of,
+    host_aliases,
+)
 from runner.ports import WorkerSpec
 from tests.dockerengine import Engine
 
@@ -191,3 +198,11 @@ def test_orphans_of_this_runner_are_removed_at_start(docker_engine: Engine) -> N
 )
 def test_exit_status_of_a_signal_is_negative(status: int, code: int) -> None:
     assert exit_code_of(status) == code
+
+
+@pytest.mark.parametrize(
+    ("network", "aliased"),
+    [("bridge", True), ("outpost-jobs", False), ("host", False), ("none", False), ("container:abc", False)],
+)
+def test_only_the_default_bridge_gives_workers_a_name_for_the_host(network: str, aliased: bool) -> None:
+    assert (host_aliases(network) is not None) == aliased

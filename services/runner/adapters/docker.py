@@ -32,8 +32,10 @@ worker must reach the API URL of its spec, and nothing else should be reachable.
   API URL must name an address the container can route to (``host.docker.internal`` is mapped to the
   host's gateway address; the API must listen there). It can also reach anything else routable, the
   internet included, unless the host's firewall says otherwise.
-- a user-defined network (e.g. an ``internal`` compose network shared only with the API): the best
-  isolation, the worker reaches the API by service name and nothing outside that network.
+- a user-defined network (compose.docker-executor.yaml: an ``internal`` network shared only with the
+  API): the best isolation. The worker reaches the API by service name, nothing routes out of that
+  network, and the worker gets no ``host.docker.internal``. The host itself stays reachable at the
+  network's gateway address unless a firewall rule drops it (docs/operations.md; tests/compose).
 - ``host``: the host's network namespace. ``127.0.0.1`` API URLs work (the tests use it), but the worker
   can reach every port on the host, the database and NATS included: only for development and CI.
 - ``none`` cannot work: files move over HTTP.
@@ -72,6 +74,13 @@ PIDS_LIMIT = 2048
 DRAIN_AFTER_KILL_S = 5.0
 OOM_RECHECK_S = 0.2
 _Item = tuple[str, bytes | None]  # (stream name, line); None: the stream ended
+
+
+def host_aliases(network: str) -> dict[str, str] | None:
+    """``host.docker.internal`` for the default ``bridge`` only, where it is how a worker reaches an API
+    on the host. On a user-defined network (compose's internal ``jobs`` network) the worker gets no name
+    for the host: it reaches the API by service name and nothing else is meant to be reachable."""
+    return {"host.docker.internal": "host-gateway"} if network == "bridge" else None
 
 
 def exit_code_of(status: int) -> int:
@@ -149,11 +158,6 @@ class DockerExecutor:
         }
         if spec.pg_service:
             env["PGSERVICEFILE"] = PG_SERVICE_FILE
-        extra_hosts = (
-            {"host.docker.internal": "host-gateway"}
-            if self._network not in {"host", "none"} and not self._network.startswith("container:")
-            else None
-        )
         container = self._client.containers.create(
             self._image,
             ["python3", "-m", self._module, "run"],
@@ -169,7 +173,7 @@ class DockerExecutor:
                 LABEL_RUNNER: self._runner_id,
             },
             network_mode=self._network,
-            extra_hosts=extra_hosts,
+            extra_hosts=host_aliases(self._network),
             mem_limit=spec.memory_mb * 1024 * 1024,
             memswap_limit=spec.memory_mb * 1024 * 1024,
             nano_cpus=int(spec.cpus * 1_000_000_000),
