@@ -59,7 +59,7 @@ def probe(stack: ComposeStack, targets: list[tuple[str, int]]) -> dict[str, str]
 def host_listener() -> Iterator[int]:
     """A TCP server on every address of the host, accepting and closing connections."""
     port = free_port()
-    server = socket.create_server(("0.0.0.0", port))  # every address: the question is whether the host answers
+    server = socket.create_server(("0.0.0.0", port))  # every address: does the host answer?
     server.settimeout(0.2)
     stop = threading.Event()
 
