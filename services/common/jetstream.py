@@ -14,7 +14,8 @@ from contracts import subjects
 DUPLICATE_WINDOW_S = 600.0
 
 
-def stream_configs() -> list[StreamConfig]:
+def stream_configs(replicas: int = 1) -> list[StreamConfig]:
+    """Both streams; ``replicas`` is 3 on a 3-node JetStream cluster (docs/operations.md)."""
     return [
         StreamConfig(
             name=subjects.EVENTS_STREAM,
@@ -22,6 +23,7 @@ def stream_configs() -> list[StreamConfig]:
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_S,
+            num_replicas=replicas,
             max_age=30 * 24 * 3600.0,
         ),
         StreamConfig(
@@ -30,12 +32,13 @@ def stream_configs() -> list[StreamConfig]:
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
             duplicate_window=DUPLICATE_WINDOW_S,
+            num_replicas=replicas,
         ),
     ]
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    for config in stream_configs():
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+    for config in stream_configs(replicas):
         try:
             await js.add_stream(config)
         except BadRequestError:

@@ -28,14 +28,14 @@ def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     asyncio.run(runner())
 
 
-async def connect_nats(url: str, stop: asyncio.Event) -> Client | None:
+async def connect_nats(url: str, stop: asyncio.Event, replicas: int = 1) -> Client | None:
     """Connect to NATS, retrying until it answers or ``stop`` is set; JetStream streams are ensured."""
     while not stop.is_set():
         try:
             nc = await nats.connect(
                 url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2
             )
-            await jetstream.ensure_streams(nc.jetstream())
+            await jetstream.ensure_streams(nc.jetstream(), replicas)
             return nc
         except Exception as exc:
             log.warning("nats_unavailable", action="connect", error=repr(exc))

@@ -17,6 +17,9 @@ class CommonSettings(BaseSettings):
         description="SQLAlchemy URL of the PostgreSQL database holding events, read models and blobs.",
     )
     nats_url: str = "nats://127.0.0.1:14222"
+    nats_replicas: int = Field(
+        default=1, ge=1, le=5, description="Replicas of the JetStream streams (3 on a 3-node cluster)."
+    )
     secret_key: SecretStr = Field(
         default=SecretStr(""),
         description="Signs job tokens. `outpost up` generates one into the data dir when unset.",

@@ -61,7 +61,7 @@ async def main(stop: asyncio.Event) -> None:
         limits=Limits(memory_mb=settings.worker_memory_mb, cpus=settings.worker_cpus),
         flush_s=settings.log_flush_s,
     )
-    nc = await service.connect_nats(settings.nats_url, stop)
+    nc = await service.connect_nats(settings.nats_url, stop, settings.nats_replicas)
     if nc is None:
         return
 

@@ -26,7 +26,7 @@ async def main(stop: asyncio.Event) -> None:
     clock = SystemClock()
     scheduler = Scheduler(EventStore(engine, all_projections(), clock), clock, settings.policy())
     reaper = Reaper(scheduler, grace_s=settings.lease_grace_s, redispatch_s=settings.redispatch_s)
-    nc = await service.connect_nats(settings.nats_url, stop)
+    nc = await service.connect_nats(settings.nats_url, stop, settings.nats_replicas)
     if nc is None:
         return
 
