@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages Outpost needs, if any is missing: QGIS for the worker (Debian's
 # /usr/bin/python3 + PyQGIS), PostgreSQL (+PostGIS) for the embedded database, GDAL tools.
-# With --test also what the tests need beyond that: a Docker engine and debootstrap (docker executor).
+# With --test also what the tests need beyond that: a Docker engine, debootstrap and docker-compose (docker
+# executor, compose stack) and Chromium (browser tests).
 # As root it runs apt-get; otherwise it prints the one command to run.
 set -euo pipefail
 
 PACKAGES=(make python3-qgis qgis-providers postgresql postgresql-common gdal-bin python3-venv)
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(docker.io debootstrap docker-compose)
-  PACKAGES+=(chromium)  # the browser tests (tests/browser) drive Debian's Chromium
+  PACKAGES+=(docker.io debootstrap docker-compose chromium)
 fi
 
 missing=()

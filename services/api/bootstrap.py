@@ -9,8 +9,10 @@ from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import web
 from api.adapters.accounts import Accounts
 from api.adapters.organizations import NotAllowed, Organizations, UnknownAccount
 from api.context import Services
@@ -85,13 +87,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
     ):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
+    web.install(app)
     _install_error_handlers(app)
     return app
 
 
 async def _relay(settings: ApiSettings, stop: asyncio.Event) -> None:
     """Publish the outbox to JetStream for as long as the API runs (one leader among all relays)."""
-    nc = await service.connect_nats(settings.nats_url, stop)
+    nc = await service.connect_nats(settings.nats_url, stop, settings.nats_replicas)
     if nc is None:
         return
     try:
@@ -100,41 +103,44 @@ async def _relay(settings: ApiSettings, stop: asyncio.Event) -> None:
         await nc.close()
 
 
-def _error(status: int, code: str, message: str) -> CompactJSONResponse:
+def _error(request: Request, status: int, code: str, message: str) -> Response:
+    """``{"code","message"}`` JSON for the API; an HTML page (or the login form) for the console."""
+    if web.is_console(request):
+        return web.error_page(request, status, code, message)
     return CompactJSONResponse({"code": code, "message": message}, status_code=status)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> CompactJSONResponse:
-        return _error(exc.status, exc.code, exc.message)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return _error(request, exc.status, exc.code, exc.message)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> CompactJSONResponse:
-        return _error(400, "validation_error", "; ".join(str(e.get("msg")) for e in exc.errors()))
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return _error(request, 400, "validation_error", "; ".join(str(e.get("msg")) for e in exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> CompactJSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = "object_not_found" if exc.status_code == 404 else "api_error"
-        return _error(exc.status_code, code, str(exc.detail))
+        return _error(request, exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(UnknownAccount)
-    async def unknown_account(_: Request, exc: UnknownAccount) -> CompactJSONResponse:
-        return _error(400, "api_error", f"There is no user or organization named {exc}.")
+    async def unknown_account(request: Request, exc: UnknownAccount) -> Response:
+        return _error(request, 400, "api_error", f"There is no user or organization named {exc}.")
 
     @app.exception_handler(NotAllowed)
-    async def not_allowed(_: Request, exc: NotAllowed) -> CompactJSONResponse:
-        return _error(403, "permission_denied", str(exc))
+    async def not_allowed(request: Request, exc: NotAllowed) -> Response:
+        return _error(request, 403, "permission_denied", str(exc))
 
     @app.exception_handler(BlobNotFound)
-    async def blob_missing(_: Request, exc: BlobNotFound) -> CompactJSONResponse:
-        return _error(404, "object_not_found", f"The file content is missing: {exc}")
+    async def blob_missing(request: Request, exc: BlobNotFound) -> Response:
+        return _error(request, 404, "object_not_found", f"The file content is missing: {exc}")
 
     @app.exception_handler(BlobStoreError)
-    async def storage_down(_: Request, exc: BlobStoreError) -> CompactJSONResponse:
-        return _error(503, ServiceUnavailable.code, f"Storage is unavailable: {exc}")
+    async def storage_down(request: Request, exc: BlobStoreError) -> Response:
+        return _error(request, 503, ServiceUnavailable.code, f"Storage is unavailable: {exc}")
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> CompactJSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled_error", action="request", error=repr(exc), exc_info=exc)
-        return _error(500, "unknown_error", "An unexpected error happened; it has been logged.")
+        return _error(request, 500, "unknown_error", "An unexpected error happened; it has been logged.")

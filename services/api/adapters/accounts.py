@@ -174,3 +174,12 @@ class Accounts:
                 text("UPDATE auth_tokens SET expires_at = :now WHERE user_id = :u AND expires_at > :now"),
                 {"now": now, "u": user.id},
             )
+
+    async def revoke(self, key: str) -> None:
+        """End one token (a browser session's logout), leaving the user's other tokens alone."""
+        now = self._clock.now()
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE auth_tokens SET expires_at = :now WHERE key_hash = :h AND expires_at > :now"),
+                {"now": now, "h": hash_token(key)},
+            )

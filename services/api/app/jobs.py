@@ -1,4 +1,5 @@
-"""Asking the scheduler for a job (NATS request/reply): the API keeps no job rules of its own."""
+"""Jobs: asking the scheduler for one (NATS request/reply; the API keeps no job rules of its own),
+and reading them back from ``rm_jobs``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from uuid import UUID
 
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from sqlalchemy import text
 
 from api.auth import Principal
 from api.context import Services
-from api.errors import ApiError, ServiceUnavailable
+from api.errors import ApiError, ObjectNotFound, ServiceUnavailable, ValidationError
 from contracts import rpc, subjects
 
 RPC_TIMEOUT_S = 10.0
@@ -53,3 +55,44 @@ async def request_job(
         raise refused
     assert reply.job_id is not None
     return reply.job_id, reply.created
+
+
+JOB_TYPES = ("package", "delta_apply", "process_projectfile")
+STATUSES = ("pending", "queued", "started", "finished", "failed", "cancelled")
+_COLUMNS = (
+    "id, project_id, type, status, created_by, created_by_id, created_at, updated_at, started_at,"
+    " finished_at, attempt, max_attempts, retry_at, timeout_s, cancel_requested"
+)
+
+
+async def load(svc: Services, job_id: UUID) -> dict[str, Any]:
+    """One job with its steps, log and feedback, or ObjectNotFound."""
+    async with svc.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(f"SELECT {_COLUMNS}, feedback, output, steps FROM rm_jobs WHERE id = :id"),
+                {"id": job_id},
+            )
+        ).first()
+    if row is None:
+        raise ObjectNotFound(f"No job with id {job_id}.")
+    return dict(row._mapping)
+
+
+async def for_project(
+    svc: Services, project_id: UUID, job_type: str | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    """The project's jobs, newest first, optionally of one type and one Outpost status."""
+    if job_type and job_type not in JOB_TYPES:
+        raise ValidationError(f"type must be one of {', '.join(JOB_TYPES)}.")
+    if status and status not in STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(STATUSES)}.")
+    where = "project_id = :p"
+    where += " AND type = :t" if job_type else ""
+    where += " AND status = :s" if status else ""
+    async with svc.engine.connect() as conn:
+        rows = await conn.execute(
+            text(f"SELECT {_COLUMNS} FROM rm_jobs WHERE {where} ORDER BY enqueued_at DESC"),
+            {"p": project_id, "t": job_type, "s": status},
+        )
+        return [dict(row._mapping) for row in rows]

@@ -241,3 +241,17 @@ async def update(
 async def delete(svc: Services, principal: Principal, project: dict[str, Any]) -> None:
     event = ev.ProjectDeleted(project_id=project["id"], deleted_by=principal.username)
     await _append(svc, project["id"], [event], None, project["name"])
+
+
+async def thumbnail(svc: Services, project_id: UUID) -> tuple[str, str] | None:
+    """The blob key and content type of the project's thumbnail, or None when it has none yet."""
+    async with svc.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT thumbnail_blob_key, thumbnail_type FROM rm_projects WHERE id = :id"),
+                {"id": project_id},
+            )
+        ).first()
+    if row is None or row.thumbnail_blob_key is None:
+        return None
+    return str(row.thumbnail_blob_key), str(row.thumbnail_type)

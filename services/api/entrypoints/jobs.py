@@ -5,26 +5,20 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from fastapi import APIRouter, Request
-from sqlalchemy import text
 
 from api.app import jobs as job_requests
 from api.app import projects
 from api.app.access import parse_uuid
 from api.auth import CurrentPrincipal, Svc
-from api.errors import ObjectNotFound, PermissionDenied, ValidationError
+from api.errors import PermissionDenied, ValidationError
 from api.http import CompactJSONResponse, as_bool, paginate, read_body
 from common.clock import new_id
 from contracts import events as ev
 
 router = APIRouter()
-JOB_TYPES = ("package", "delta_apply", "process_projectfile")
-_COLUMNS = (
-    "id, project_id, type, status, created_by, created_by_id, created_at, updated_at, started_at,"
-    " finished_at, attempt, max_attempts, retry_at, timeout_s, cancel_requested"
-)
+JOB_TYPES = job_requests.JOB_TYPES
 MAX_PARAMS_BYTES = 4096
 
 
@@ -67,22 +61,13 @@ async def list_jobs(request: Request, principal: CurrentPrincipal, svc: Svc) -> 
     if job_type and job_type not in JOB_TYPES:
         raise ValidationError(f"type must be one of {', '.join(JOB_TYPES)}.")
     project, _ = await projects.authorize(svc, principal, project_id, "reporter")
-    async with svc.engine.connect() as conn:
-        rows = await conn.execute(
-            text(
-                f"SELECT {_COLUMNS} FROM rm_jobs WHERE project_id = :p"
-                + (" AND type = :t" if job_type else "")
-                + " ORDER BY enqueued_at DESC"
-            ),
-            {"p": project["id"], "t": job_type},
-        )
-        items = [job_json(dict(row._mapping), detail=False) for row in rows]
-    return paginate(request, items)
+    rows = await job_requests.for_project(svc, project["id"], job_type)
+    return paginate(request, [job_json(row, detail=False) for row in rows])
 
 
 @router.get("/jobs/{job_id}/")
 async def get_job(job_id: str, principal: CurrentPrincipal, svc: Svc) -> CompactJSONResponse:
-    job = await _load(svc, parse_uuid(job_id, "job"))
+    job = await job_requests.load(svc, parse_uuid(job_id, "job"))
     await projects.authorize(svc, principal, str(job["project_id"]), "reporter")
     return CompactJSONResponse(job_json(job, detail=True))
 
@@ -103,7 +88,7 @@ async def create_job(request: Request, principal: CurrentPrincipal, svc: Svc) ->
         force=as_bool(body.get("force"), "force"),
         params=_params(body.get("params")),
     )
-    job = await _load(svc, job_id)
+    job = await job_requests.load(svc, job_id)
     return CompactJSONResponse(job_json(job, detail=True), status_code=201 if created else 200)
 
 
@@ -124,7 +109,7 @@ def _params(raw: Any) -> dict[str, Any]:
 @router.post("/jobs/{job_id}/cancel/")
 async def cancel_job(job_id: str, principal: CurrentPrincipal, svc: Svc) -> CompactJSONResponse:
     """Outpost's cancel: pending and queued jobs end at once, a started one within a heartbeat."""
-    job = await _load(svc, parse_uuid(job_id, "job"))
+    job = await job_requests.load(svc, parse_uuid(job_id, "job"))
     _, found = await projects.authorize(svc, principal, job["project_id"], "reporter")
     if not found.allows("manager") and job["created_by"].lower() != principal.username.lower():
         raise PermissionDenied("Only the job's creator or a project manager can cancel it.")
@@ -135,17 +120,6 @@ async def cancel_job(job_id: str, principal: CurrentPrincipal, svc: Svc) -> Comp
     )
     async with svc.store.transaction() as tx:
         await tx.append(ev.job_stream(job["id"]), [event], expected_version=None, correlation_id=new_id())
-    return CompactJSONResponse(job_json(await _load(svc, job["id"]), detail=True), status_code=202)
-
-
-async def _load(svc: Svc, job_id: UUID) -> dict[str, Any]:
-    async with svc.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text(f"SELECT {_COLUMNS}, feedback, output, steps FROM rm_jobs WHERE id = :id"),
-                {"id": job_id},
-            )
-        ).first()
-    if row is None:
-        raise ObjectNotFound(f"No job with id {job_id}.")
-    return dict(row._mapping)
+    return CompactJSONResponse(
+        job_json(await job_requests.load(svc, job["id"]), detail=True), status_code=202
+    )

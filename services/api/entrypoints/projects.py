@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import text
 
 from api.app import files, projects
 from api.app.access import access_for
@@ -132,16 +131,11 @@ async def upload_thumbnail(request: Request, project_id: str, principal: PersonO
 @router.get("/files/thumbnails/{project_id}/")
 async def thumbnail(request: Request, project_id: str, principal: PersonOrJob, svc: Svc) -> Response:
     project, _ = await projects.authorize(svc, principal, project_id, "reader")
-    async with svc.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text("SELECT thumbnail_blob_key, thumbnail_type FROM rm_projects WHERE id = :id"),
-                {"id": project["id"]},
-            )
-        ).one()
-    if row.thumbnail_blob_key is None:
+    found = await projects.thumbnail(svc, project["id"])
+    if found is None:
         raise ObjectNotFound("This project has no thumbnail yet.")
-    chunks = [chunk async for chunk in svc.blobs.read(row.thumbnail_blob_key)]  # at most 5 MiB
+    blob_key, content_type = found
+    chunks = [chunk async for chunk in svc.blobs.read(blob_key)]  # at most 5 MiB
     return Response(
-        b"".join(chunks), media_type=row.thumbnail_type, headers={"Cache-Control": "private, max-age=60"}
+        b"".join(chunks), media_type=content_type, headers={"Cache-Control": "private, max-age=60"}
     )
