@@ -27,13 +27,15 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: a live sync Playwright keeps its event loop marked as running in this thread,
+# and every async test collected after tests/browser would fail to start its own loop.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     assert os.path.exists(CHROMIUM), "Debian's chromium is missing: run infra/scripts/system-deps.sh --test"
     launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
