@@ -97,7 +97,10 @@ async def test_streams_are_replicated_and_survive_the_loss_of_their_leader(
         assert info.cluster is not None and info.cluster.leader != leader
         assert info.state.messages == 2
 
-        sub = await js.pull_subscribe(subject, durable="check")
+        # a new consumer needs the meta leader, maybe the node just killed: retry while one is elected
+        sub = await until(
+            lambda: js.pull_subscribe(subject, durable="check", stream=subjects.EVENTS_STREAM), within=60
+        )
         got = await until(lambda: sub.fetch(2, timeout=2))
         assert sorted(m.data for m in got) == [b'{"n":1}', b'{"n":2}']
     except NoStreamResponseError:
