@@ -120,6 +120,7 @@ def up() -> int:
             _say(f"the API did not become ready; see {logs}/api.log")
             return 1
         _say(f"Outpost is up: {api_url}/api/v1/")
+        _say(f"web console: {api_url}/console/")
         _say(
             f"demo user: {settings.demo_user} / {settings.demo_password}" + (" (created)" if created else "")
         )
