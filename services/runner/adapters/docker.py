@@ -9,8 +9,8 @@ How a job runs:
   ``docker-init`` as PID 1 (so signals a worker sends itself, or a real crash, end it like a host process),
   all capabilities dropped, no new privileges, a pid limit, memory limited to ``spec.memory_mb`` with no
   swap (``memswap_limit == mem_limit``), ``spec.cpus`` as ``nano_cpus``, labels ``outpost.job_id``,
-  ``outpost.project_id``, ``outpost.runner_id``. Secrets of type ``envvar`` are environment variables of
-  the container (visible to whoever may ``docker inspect`` it: that is root on the host anyway); the
+  ``outpost.project_id``, ``outpost.runner_id``. Secrets of type ``envvar`` travel with the job spec
+  (``env``) and the worker puts them in its own environment, so ``docker inspect`` never shows them; the
   pg service file is copied into the stopped container as ``/tmp/pg_service.conf`` (mode 0600, owned by
   the worker user) with ``PGSERVICEFILE`` pointing at it.
 - The job spec (it holds the job token) goes through the attach socket, never through the environment
@@ -150,7 +150,6 @@ class DockerExecutor:
     def _start(self, name: str, spec: WorkerSpec) -> Any:
         env = {
             **self._extra_env,
-            **spec.secret_env,
             "HOME": CONTAINER_TMP,
             "QT_QPA_PLATFORM": "offscreen",
             "PYTHONUNBUFFERED": "1",
@@ -189,7 +188,10 @@ class DockerExecutor:
                 container.put_archive(CONTAINER_TMP, self._pg_service_tar(spec.pg_service))
             stdin = container.attach_socket(params={"stdin": 1, "stream": 1})
             container.start()
-            _send_and_close(stdin, json.dumps(spec.stdin_json()).encode() + b"\n")
+            # secrets travel with the spec (the worker sets them in its environment), never in the container's
+            # configuration, where `docker inspect` would show them
+            payload = {**spec.stdin_json(), "env": dict(spec.secret_env)}
+            _send_and_close(stdin, json.dumps(payload).encode() + b"\n")
         except BaseException:
             with contextlib.suppress(DockerException):
                 container.remove(force=True)
