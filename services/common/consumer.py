@@ -53,10 +53,14 @@ class Consumer:
             max_ack_pending=max(concurrency * 4, 64),
         )
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, drain_s: float = 0.0) -> None:
+        """Handle messages until ``stop``; then fetch no more, and give the ones in hand ``drain_s`` to end
+        before they are cancelled (unacked, so they are redelivered)."""
         workers = [asyncio.create_task(self._work(stop)) for _ in range(self._concurrency)]
         try:
             await stop.wait()
+            if drain_s > 0:
+                await asyncio.wait(workers, timeout=drain_s)
         finally:
             for worker in workers:
                 worker.cancel()
@@ -76,6 +80,10 @@ class Consumer:
                     except NatsTimeout:
                         continue
                     for msg in msgs:
+                        if stop.is_set():  # fetched as we were told to stop: leave it to another consumer
+                            with contextlib.suppress(Exception):
+                                await msg.nak()
+                            continue
                         await self._handle(msg)
             except asyncio.CancelledError:
                 raise

@@ -82,7 +82,7 @@ async def main(stop: asyncio.Event) -> None:
     )
     if isinstance(executor, LocalExecutor):
         await executor.start()  # the warm pool, if any, is ready before the first job
-    tasks = [asyncio.create_task(consumer.run(stop))]
+    tasks = [asyncio.create_task(consumer.run(stop, drain_s=settings.drain_s))]
     if settings.relay:
         tasks.append(asyncio.create_task(service.relay(settings.database_url, nc, stop)))
     logging.get("runner").info(

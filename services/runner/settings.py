@@ -39,4 +39,10 @@ class RunnerSettings(CommonSettings):
     heartbeat_s: float = 2.0
     runner_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     log_flush_s: float = 0.25
+    drain_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="On SIGTERM, how long running jobs may go on before the runner gives them up to the "
+        "scheduler's retry (keep it below the stop timeout of whatever stops the runner).",
+    )
     relay: bool = False

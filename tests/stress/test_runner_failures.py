@@ -163,3 +163,23 @@ def test_a_runner_killed_mid_job_is_recovered(http: httpx.Client, cluster: Clust
             )
         ]
     assert "job.retry_scheduled" in kinds and kinds.count("job.started") == 2 and kinds[-1] == "job.finished"
+
+
+def test_a_runner_stopped_with_sigterm_finishes_its_job_first(http: httpx.Client, cluster: Cluster) -> None:
+    """SIGTERM (compose stop, Ctrl-C of `make up`): no new jobs; the running one may end first."""
+    pid = new_project(http, "drained")
+    wait_status(http, jobs_of(http, pid)[0]["id"], "finished", timeout=30)
+    created = http.post(
+        "jobs/",
+        json={"project_id": pid, "type": "process_projectfile", "force": 1, "params": {"noop_sleep_s": 3}},
+    ).json()
+    wait_status(http, created["id"], "started", timeout=30)
+    [runner] = cluster.alive("runner")
+    runner.process.send_signal(signal.SIGTERM)
+    assert runner.process.wait(timeout=15) == 0
+    try:
+        job = http.get(f"jobs/{created['id']}/").json()
+        assert job["status"] == "finished", job  # ended before the runner exited, in its first attempt
+        assert job["attempt"] == 1
+    finally:
+        cluster.start("runner")
