@@ -1,7 +1,7 @@
 """`make e2e`: the compose stack on a real Docker engine, driven by the official qfieldcloud-cli.
 
-Upload, process, package, field edits, then a runner container SIGKILLed in the middle of a job: the
-project recovers on its own (the lease expires, the scheduler retries the attempt on a runner that lives).
+Upload, process, package, field edits; then two runners, and the one running a job SIGKILLed: the project
+recovers on its own (the lease expires, the scheduler retries the attempt on the runner that lives).
 """
 
 from __future__ import annotations
@@ -113,11 +113,14 @@ def test_upload_process_package_and_field_edits_with_the_cli(
         assert db.execute("SELECT int FROM points WHERE fid = 1").fetchone() == (4242,)
 
 
-def test_a_runner_container_killed_mid_job_and_the_project_recovers(
+def test_runners_scale_and_one_killed_mid_job_is_replaced_by_another(
     compose_stack: ComposeStack, tmp_path: Path
 ) -> None:
-    """SIGKILL every runner while a long package job runs; start them again: the job ends `finished`."""
+    """Two runners (`--scale runner=2`); SIGKILL the one running a long package job: the other finishes it."""
     stack = compose_stack
+    stack.compose("up", "-d", "--no-recreate", "--scale", "runner=2", "runner")
+    runners = {container.id[:12]: container for container in stack.containers("runner")}
+    assert len(runners) == 2
     token = login(stack)
     pid = cli(stack, "create-project", "compose-kill", token=token)["id"]
     local = tmp_path / "big"
@@ -132,18 +135,23 @@ def test_a_runner_container_killed_mid_job_and_the_project_recovers(
         assert time.monotonic() < deadline, "the package job never started"
         time.sleep(0.2)
     time.sleep(1.0)  # well inside QGIS now
-    for runner in stack.containers("runner"):
-        runner.kill(signal="SIGKILL")
+    [first] = [
+        e["data"]["runner_id"] for e in job_events(stack, job["id"]) if e["event_type"] == "job.started"
+    ]
+    holder = runners[first.rsplit("-", 1)[0]]  # runner ids are <container hostname>-<pid>
+    holder.kill(signal="SIGKILL")
     assert cli(stack, "job-status", job["id"], token=token)["status"] == "started"  # nobody finished it
 
-    stack.compose("start", "runner")
     ended = wait_job(stack, token, job["id"], timeout=300)
     assert ended["status"] == "finished", stack.logs()
-    types = [event["event_type"] for event in job_events(stack, job["id"])]
-    assert types.count("job.started") == 2, types  # the killed attempt and the one that finished
+    events = job_events(stack, job["id"])
+    types = [event["event_type"] for event in events]
     assert "job.retry_scheduled" in types, types
     assert types[-1] == "job.finished", types
+    started_by = [e["data"]["runner_id"] for e in events if e["event_type"] == "job.started"]
+    assert len(started_by) == 2 and started_by[1].rsplit("-", 1)[0] != holder.id[:12], started_by
     packaged = tmp_path / "packaged"
     cli(stack, "package-download", pid, str(packaged), "--throw-on-error", token=token)
     with sqlite3.connect(packaged / "data.gpkg") as db:
         assert db.execute("SELECT count(*) FROM points").fetchone() == (300_000,)
+    stack.compose("up", "-d", "--scale", "runner=1", "runner")  # back to one, the dead one removed
