@@ -21,6 +21,7 @@ class Principal:
     username: str
     user: User | None = None
     job: jobtokens.JobClaims | None = None
+    client_type: str = ""  # of the user's token: qfield, sdk, browser, ...
 
 
 def _token(request: Request) -> str | None:
@@ -41,10 +42,11 @@ async def optional_principal(
         return None
     if key.startswith(jobtokens.PREFIX):
         return await _job_principal(svc, key)
-    user = await svc.accounts.user_for_token(key)
-    if user is None:
+    session = await svc.accounts.session_for_token(key)
+    if session is None:
         raise TokenAuthenticationFailed("Invalid token.")
-    return Principal(username=user.username, user=user)
+    user, client_type = session
+    return Principal(username=user.username, user=user, client_type=client_type)
 
 
 async def _job_principal(svc: Services, key: str) -> Principal:

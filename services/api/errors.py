@@ -35,6 +35,12 @@ class TokenAuthenticationFailed(ApiError):
     code, status = "token_authentication_failed", 401
 
 
+class OverQuota(ApiError):
+    """The owner's storage quota would be exceeded (QField special-cases this code)."""
+
+    code, status = "over_quota", 402
+
+
 class PermissionDenied(ApiError):
     """The user's role on this project does not allow the action."""
 

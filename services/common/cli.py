@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("password")
     create.add_argument("--email", default="")
     create.add_argument("--staff", action="store_true")
+    quota = user.add_parser("quota", help="set the storage quota of a user or organization")
+    quota.add_argument("account")
+    quota.add_argument(
+        "megabytes", type=_megabytes, help="MiB, or `default` for the server's OUTPOST_STORAGE_QUOTA_MB"
+    )
     events = sub.add_parser("events", help="the event store").add_subparsers(dest="action", required=True)
     events.add_parser("replay", help="rebuild every read model from the events")
     dump = events.add_parser("dump", help="print events as JSON lines (audit)")
@@ -48,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "setup":
         return _setup(settings)
+    if args.command == "user" and args.action == "quota":
+        from api.cli import set_quota
+
+        found = set_quota(settings.database_url, args.account, args.megabytes)
+        print(json.dumps({"account": args.account, "quota_mb": args.megabytes, "found": found}))
+        return 0 if found else 1
     if args.command == "user":
         from api.cli import ensure_user
 
@@ -57,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"username": args.username, "created": created}))
         return 0 if created else 1
     return asyncio.run(_events(settings, args))
+
+
+def _megabytes(value: str) -> int | None:
+    if value == "default":
+        return None
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError("a whole number of MiB, or `default`")
+    return int(value)
 
 
 def _setup(settings: CommonSettings) -> int:

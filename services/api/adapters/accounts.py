@@ -152,6 +152,11 @@ class Accounts:
         return key, expires_at
 
     async def user_for_token(self, key: str) -> User | None:
+        session = await self.session_for_token(key)
+        return None if session is None else session[0]
+
+    async def session_for_token(self, key: str) -> tuple[User, str] | None:
+        """The user of a live token and the token's client type (qfield, sdk, browser, ...)."""
         now = self._clock.now()
         async with self._engine.begin() as conn:
             row = (
@@ -160,12 +165,16 @@ class Accounts:
                         "UPDATE auth_tokens t SET last_used_at = :now FROM users u"
                         " WHERE t.key_hash = :h AND t.expires_at > :now AND u.id = t.user_id AND u.is_active"
                         " RETURNING u.id, u.username, u.email, u.first_name, u.last_name, u.is_staff,"
-                        " u.is_active"
+                        " u.is_active, t.client_type"
                     ),
                     {"now": now, "h": hash_token(key)},
                 )
             ).first()
-        return None if row is None else User(**row._mapping)
+        if row is None:
+            return None
+        fields = dict(row._mapping)
+        client_type = str(fields.pop("client_type"))
+        return User(**fields), client_type
 
     async def logout(self, user: User) -> None:
         now = self._clock.now()

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.datastructures import UploadFile
 
-from api.app import projects
+from api.app import projects, quota
 from api.auth import Principal
 from api.context import Services
 from api.errors import ExplicitDeletionOfLastVersion, MultipleProjects, ObjectNotFound, ValidationError
@@ -55,6 +55,8 @@ async def store_upload(
     """Stream the file into the blob store, then record FileUploaded; returns the new version id."""
     if is_project_file(path) and project["project_file"] and project["project_file"] != path:
         raise MultipleProjects(f"The project already has the project file {project['project_file']!r}.")
+    async with svc.engine.connect() as conn:  # a full account is refused before the bytes arrive
+        await quota.check(conn, svc, principal, project["owner"], 0)
     version_id = new_id()
     blob_key = f"projects/{project['id']}/files/{version_id}"
     digester = Digester()
@@ -65,6 +67,9 @@ async def store_upload(
             current = await projects.load(tx.conn, project["id"])
             if current is None:
                 raise ObjectNotFound("The project was deleted during the upload.")
+            pruned = await _versions_beyond(tx.conn, project["id"], path, svc.settings.file_versions_kept - 1)
+            freed = await _size_of(tx.conn, project["id"], pruned)
+            await quota.check(tx.conn, svc, principal, current["owner"], digester.size - freed)
             if is_project_file(path) and current["project_file"] and current["project_file"] != path:
                 raise MultipleProjects(
                     f"The project already has the project file {current['project_file']!r}."
@@ -83,7 +88,6 @@ async def store_upload(
                 is_project_file=is_project_file(path),
                 by_job=principal.job.job_id if principal.job else None,
             )
-            pruned = await _versions_beyond(tx.conn, project["id"], path, svc.settings.file_versions_kept - 1)
             events: list[EventData] = [event]
             if pruned:
                 events.append(ev.FileVersionsPruned(project_id=project["id"], path=path, version_ids=pruned))
@@ -94,6 +98,21 @@ async def store_upload(
         await svc.blobs.delete(blob_key)
         raise
     return version_id
+
+
+async def _size_of(conn: AsyncConnection, project_id: UUID, version_ids: list[UUID]) -> int:
+    """Bytes the given versions occupy (the ones an upload prunes leave the account's usage)."""
+    if not version_ids:
+        return 0
+    size = (
+        await conn.execute(
+            text(
+                "SELECT coalesce(sum(size), 0) FROM rm_files WHERE project_id = :p AND version_id = ANY(:v)"
+            ),
+            {"p": project_id, "v": version_ids},
+        )
+    ).scalar_one()
+    return int(size)
 
 
 async def _versions_beyond(conn: AsyncConnection, project_id: UUID, path: str, keep: int) -> list[UUID]:

@@ -10,7 +10,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.app import access
+from api.app import access, quota
 from api.app.access import Access, access_for, parse_uuid
 from api.auth import Principal
 from api.context import Services
@@ -220,6 +220,8 @@ async def update(
     owner = None
     if fields.get("owner") and str(fields["owner"]).lower() != str(project["owner"]).lower():
         owner = await svc.organizations.check_can_own(principal.username, str(fields["owner"]))
+        async with svc.engine.connect() as conn:  # the project's files move into the new owner's storage
+            await quota.check(conn, svc, principal, owner, int(project.get("file_storage_bytes") or 0))
     description = str(fields["description"]) if "description" in fields else None
     overwrite = (
         as_bool(fields["overwrite_conflicts"], "overwrite_conflicts")

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import text
 
 from api.adapters.accounts import InvalidUsername, UserAlreadyExists
 from api.adapters.organizations import MEMBER_ROLES, Organization
+from api.app import quota
 from api.auth import CurrentUser, Svc
 from api.context import Services
 from api.entrypoints.accounts import user_json
@@ -61,31 +61,22 @@ async def user_organizations(username: str, user: CurrentUser, svc: Svc) -> Comp
 
 @router.get("/subscriptions/{username}/current/")
 async def current_subscription(username: str, user: CurrentUser, svc: Svc) -> CompactJSONResponse:
-    """Storage used by the account's projects. Self-hosted Outpost has no plans and, by default, no quota."""
+    """Storage of the account's projects and its quota (api/app/quota.py); Outpost has no plans."""
     if username.lower() != user.username.lower():
         org = await svc.organizations.get(username)
         if org is None or await svc.organizations.role_of(org, user.username) not in ("owner", "admin"):
             raise PermissionDenied("You can only see your own subscription or your organizations'.")
-    async with svc.engine.connect() as conn:
-        used = (
-            await conn.execute(
-                text(
-                    "SELECT coalesce(sum(f.size), 0) FROM rm_files f"
-                    " JOIN rm_projects p ON p.id = f.project_id"
-                    " WHERE lower(p.owner) = lower(:u)"
-                ),
-                {"u": username},
-            )
-        ).scalar_one()
+    storage = await quota.of(svc, username)
+    limit = storage.limit
     return CompactJSONResponse(
         {
             "plan_display_name": "Self-hosted",
             "status": "active_paid",
-            "storage_used_bytes": int(used),
-            "active_storage_total_bytes": None,
-            "plan_storage_threshold_warning_bytes": None,
-            "plan_storage_threshold_critical_bytes": None,
-            "is_storage_unlimited": True,
+            "storage_used_bytes": storage.used,
+            "active_storage_total_bytes": limit,
+            "plan_storage_threshold_warning_bytes": None if limit is None else limit * 9 // 10,
+            "plan_storage_threshold_critical_bytes": None if limit is None else limit * 99 // 100,
+            "is_storage_unlimited": limit is None,
         }
     )
 

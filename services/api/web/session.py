@@ -89,8 +89,11 @@ async def optional_viewer(request: Request, svc: Annotated[Services, Depends(ser
     key = request.cookies.get(SESSION_COOKIE)
     if not key:
         return None
-    user = await svc.accounts.user_for_token(key)
-    return None if user is None else Principal(username=user.username, user=user)
+    session = await svc.accounts.session_for_token(key)
+    if session is None:
+        return None
+    user, client_type = session
+    return Principal(username=user.username, user=user, client_type=client_type)
 
 
 async def viewer(principal: Annotated[Principal | None, Depends(optional_viewer)]) -> Principal:
