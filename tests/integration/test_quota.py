@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -117,3 +118,15 @@ def test_the_quota_command_refuses_bad_input(database_url: str) -> None:
         check=False,
     )
     assert done.returncode == 2 and "a whole number of MiB" in done.stderr
+
+
+async def test_concurrent_uploads_cannot_overshoot_the_quota_together(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    auth = await login(client)
+    pid = await new_project(client, auth)
+    assert set_quota(database_url, "alice", "1")["found"] is True
+    answers = await asyncio.gather(*(upload(client, auth, pid, f"part{i}.bin", 600 * KIB) for i in range(4)))
+    assert sorted(answer.status_code for answer in answers) == [201, 402, 402, 402]
+    listed = (await client.get(f"files/{pid}/", headers=auth)).json()
+    assert len(listed) == 1 and listed[0]["size"] == 600 * KIB
