@@ -12,7 +12,7 @@ from pathlib import Path
 
 from common.devstack import NatsServer, PostgresServer, free_port, wait_for_port
 
-SERVICE_MODULES = {"api": "api", "scheduler": "scheduler", "runner": "runner"}
+SERVICE_MODULES = {"api": "api", "scheduler": "scheduler", "runner": "runner", "storage": "storage"}
 
 
 @dataclass
@@ -54,13 +54,13 @@ class Cluster:
             **self.extra_env,
         }
 
-    def start(self, kind: str) -> Member:
+    def start(self, kind: str, env: dict[str, str] | None = None) -> Member:
         self.counter += 1
         name = f"{kind}-{self.counter}"
         log = (self.base / f"{name}.log").open("ab")
         process = subprocess.Popen(
             [sys.executable, "-m", SERVICE_MODULES[kind]],
-            env=self.env(kind, name),
+            env={**self.env(kind, name), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -1,4 +1,4 @@
-"""Process plumbing shared by the NATS-driven services: signals, NATS connection, the relay task."""
+"""Process plumbing shared by the NATS-driven services: signals, NATS connection, the relay task, health."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from collections.abc import Awaitable, Callable
 
 import nats
 from nats.aio.client import Client
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common import db, jetstream, logging
+from common import db, health, jetstream, logging
 from common.relay import OutboxRelay, wait_or_stop
+from common.settings import CommonSettings
 
 log = logging.get("service")
 
@@ -57,3 +60,28 @@ async def every(
         except Exception as exc:
             log.warning("periodic_failed", action=name, error=repr(exc))
         await wait_or_stop(stop, seconds)
+
+
+def health_checks(nc: Client, engine: AsyncEngine) -> dict[str, health.Check]:
+    """What every service needs to work: NATS connected, PostgreSQL answering."""
+
+    async def nats_connected() -> bool:
+        return bool(nc.is_connected)
+
+    async def database() -> bool:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    return {"nats": nats_connected, "database": database}
+
+
+def start_health(
+    settings: CommonSettings, checks: dict[str, health.Check], metrics: health.Metrics, stop: asyncio.Event
+) -> list[asyncio.Task[None]]:
+    """The health endpoint as a task, if ``OUTPOST_HEALTH_PORT`` asks for one."""
+    if not settings.health_port:
+        return []
+    return [
+        asyncio.create_task(health.serve(settings.health_host, settings.health_port, checks, metrics, stop))
+    ]

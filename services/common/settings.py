@@ -30,6 +30,10 @@ class CommonSettings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("")
     s3_bucket: str = "outpost"
     s3_secure: bool = False
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(
+        default=0, ge=0, le=65535, description="/healthz and /metrics of scheduler, runner, storage; 0: off."
+    )
     log_level: str = "info"
     log_json: bool | None = None  # None: JSON unless stderr is a terminal
     service_name: str = "outpost"

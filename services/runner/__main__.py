@@ -10,6 +10,7 @@ from common import db, logging, service
 from common.clock import SystemClock
 from common.consumer import Consumer
 from common.eventstore import EventStore
+from common.health import Metrics
 from common.readmodels import all_projections
 from contracts import codec, commands, subjects
 from contracts.base import CommandEnvelope
@@ -50,6 +51,10 @@ async def main(stop: asyncio.Event) -> None:
     logging.configure("runner", settings.log_level, settings.log_json)
     engine = db.make_engine(settings.database_url)
     executor = _executor(settings)
+    metrics = Metrics("outpost_runner")
+    metrics.gauge("capacity", lambda: settings.capacity)
+    if isinstance(executor, LocalExecutor):
+        metrics.gauge("warm_workers", lambda: executor.warm_workers)
     job_runner = JobRunner(
         EventStore(engine, all_projections(), SystemClock()),
         executor,
@@ -60,6 +65,7 @@ async def main(stop: asyncio.Event) -> None:
         liveness=Liveness(lease_s=settings.lease_s, heartbeat_s=settings.heartbeat_s),
         limits=Limits(memory_mb=settings.worker_memory_mb, cpus=settings.worker_cpus),
         flush_s=settings.log_flush_s,
+        metrics=metrics,
     )
     nc = await service.connect_nats(settings.nats_url, stop, settings.nats_replicas)
     if nc is None:
@@ -83,6 +89,7 @@ async def main(stop: asyncio.Event) -> None:
     if isinstance(executor, LocalExecutor):
         await executor.start()  # the warm pool, if any, is ready before the first job
     tasks = [asyncio.create_task(consumer.run(stop, drain_s=settings.drain_s))]
+    tasks += service.start_health(settings, service.health_checks(nc, engine), metrics, stop)
     if settings.relay:
         tasks.append(asyncio.create_task(service.relay(settings.database_url, nc, stop)))
     logging.get("runner").info(

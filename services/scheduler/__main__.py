@@ -10,6 +10,7 @@ from common import db, logging, service
 from common.clock import SystemClock
 from common.consumer import Consumer
 from common.eventstore import EventStore
+from common.health import Metrics
 from common.readmodels import all_projections
 from contracts import subjects
 from contracts.base import Envelope
@@ -30,8 +31,16 @@ async def main(stop: asyncio.Event) -> None:
     if nc is None:
         return
 
+    metrics = Metrics("outpost_scheduler")
+
     async def on_event(msg: Msg) -> None:
-        await scheduler.handle(Envelope.model_validate_json(msg.data))
+        envelope = Envelope.model_validate_json(msg.data)
+        await scheduler.handle(envelope)
+        metrics.inc("events_handled_total", type=envelope.event_type)
+
+    async def sweep() -> None:
+        await reaper.sweep()
+        metrics.inc("sweeps_total")
 
     consumer = Consumer(
         nc.jetstream(),
@@ -44,7 +53,8 @@ async def main(stop: asyncio.Event) -> None:
     await rpc.serve(nc, scheduler)
     tasks = [
         asyncio.create_task(consumer.run(stop)),
-        asyncio.create_task(service.every(settings.sweep_interval_s, stop, reaper.sweep, "sweep")),
+        asyncio.create_task(service.every(settings.sweep_interval_s, stop, sweep, "sweep")),
+        *service.start_health(settings, service.health_checks(nc, engine), metrics, stop),
     ]
     if settings.relay:
         tasks.append(asyncio.create_task(service.relay(settings.database_url, nc, stop)))

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from sqlalchemy import text
+
 from common import db, logging, service
 from common.clock import SystemClock
+from common.health import Metrics
 from storage.app import gc
 from storage.factory import make_blob_store
 from storage.settings import StorageSettings
@@ -20,11 +23,21 @@ async def main(stop: asyncio.Event) -> None:
     grace = timedelta(seconds=settings.gc_grace_s)
     clock = SystemClock()
 
+    metrics = Metrics("outpost_storage")
+
     async def sweep() -> None:
-        await gc.collect(engine, blobs, grace, clock.now())
+        metrics.inc("blobs_collected_total", await gc.collect(engine, blobs, grace, clock.now()))
+        metrics.inc("gc_sweeps_total")
+
+    async def database() -> bool:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
 
     logging.get("storage").info("storage_started", action="start", backend=settings.storage_backend)
+    health = service.start_health(settings, {"database": database}, metrics, stop)
     await service.every(settings.gc_interval_s, stop, sweep, "gc")
+    await asyncio.gather(*health)
     await engine.dispose()
 
 

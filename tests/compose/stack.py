@@ -108,10 +108,18 @@ class ComposeStack:
                     ready = answer.status == 200
             except OSError:
                 ready = False
-            if ready and self.health("api") == "healthy":  # what `depends_on: service_healthy` waits for
+            if ready and self.all_healthy():  # what `depends_on: service_healthy` waits for
                 return
             time.sleep(1)
         raise AssertionError(f"the API did not become ready:\n{self.logs()}")
+
+    def all_healthy(self) -> bool:
+        """Every running container of the stack that has a healthcheck reports healthy."""
+        running = self.engine.client.containers.list(
+            filters={"label": f"com.docker.compose.project={self.project}"}
+        )
+        states = [c.attrs["State"].get("Health", {}).get("Status") for c in running]
+        return all(state in (None, "healthy") for state in states)
 
     def health(self, service: str) -> str:
         [container, *_] = self.containers(service)

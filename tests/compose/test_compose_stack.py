@@ -52,7 +52,7 @@ def test_every_service_runs_unprivileged_and_no_container_holds_the_docker_socke
     assert setup.attrs["State"]["ExitCode"] == 0
     health = {
         service: compose_stack.containers(service)[0].attrs["State"]["Health"]["Status"]
-        for service in ("nats", "postgres", "s3", "api")
+        for service in ("nats", "postgres", "s3", "api", "scheduler", "runner", "storage")
     }
     assert health == dict.fromkeys(health, "healthy")
 

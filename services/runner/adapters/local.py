@@ -73,6 +73,11 @@ class LocalExecutor:
         self._starting: set[asyncio.Task[_Worker]] = set()
         self._spawned = 0
 
+    @property
+    def warm_workers(self) -> int:
+        """Workers started with QGIS up, waiting for a job."""
+        return len(self._pool)
+
     async def run(self, spec: WorkerSpec, on_message: OnMessage) -> ExecutionResult:
         worker = self._take_warm()
         if worker is None:

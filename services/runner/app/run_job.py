@@ -29,6 +29,7 @@ from common.clock import Clock
 from common.domain import jobs
 from common.domain import projects as project_rules
 from common.eventstore import ConcurrencyError, EventStore
+from common.health import Metrics
 from contracts import codec, commands
 from contracts import events as ev
 from contracts.base import EventData
@@ -78,6 +79,7 @@ class JobRunner:
         liveness: Liveness = Liveness(),
         limits: Limits = Limits(),
         flush_s: float = 0.25,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._executor = executor
@@ -89,12 +91,19 @@ class JobRunner:
         self._limits = limits
         self._fernet = secrets.cipher(secret)
         self._flush_s = flush_s
+        self._metrics = metrics or Metrics("outpost_runner")
+        self._running = 0
+        self._metrics.gauge("jobs_running", lambda: self._running)
 
     async def handle(self, cmd: commands.RunJob, correlation_id: UUID) -> None:
         structlog.contextvars.bind_contextvars(job_id=str(cmd.job_id), project_id=str(cmd.project_id))
         try:
             if await self._claim(cmd, correlation_id):
-                await self._run(cmd, correlation_id)
+                self._running += 1
+                try:
+                    await self._run(cmd, correlation_id)
+                finally:
+                    self._running -= 1
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "project_id")
 
@@ -204,6 +213,7 @@ class JobRunner:
                 await sink.flush()
         if outcome == "lost":
             log.warning("lease_lost", action="fence", attempt=cmd.attempt)
+            self._metrics.inc("jobs_total", job_type=cmd.job_type, outcome="lease_lost")
             return
         end = outcome_rules.end_event(
             cmd,
@@ -215,6 +225,7 @@ class JobRunner:
         if inputs_hash is not None and isinstance(end, ev.JobFinished):
             end = end.model_copy(update={"feedback": {**end.feedback, "inputs_hash": inputs_hash}})
         await self._record_end(cmd, correlation_id, end)
+        self._metrics.inc("jobs_total", job_type=cmd.job_type, outcome=end.TYPE.removeprefix("job."))
 
     async def _params(self, cmd: commands.RunJob) -> dict[str, Any]:
         params = dict(cmd.params)
