@@ -147,6 +147,9 @@ def test_conflicts_are_resolved_by_clicking_then_applied(
     assert alice.get(f"projects/{pid}/").json()["overwrite_conflicts"] is False
     assert alice.get(f"projects/{pid}/settings/").json() == {"job_timeouts": {"package": 900.0}}
     shot(page, "settings")
+    assert "notice=" not in page.url  # shown once: a reload does not say "saved" again
+    page.reload()
+    expect(page.get_by_role("status")).to_have_count(0)
 
     body, (first, second, third) = conflicts_pushed(alice, pid)
     page.goto(f"{console}projects/{pid}/changes/")

@@ -2,6 +2,16 @@
 (function () {
   "use strict";
 
+  // A notice ("Settings saved.") arrives as ?notice= after a form's redirect: drop it from the address once
+  // shown, so reloading the page does not show it again.
+  if (window.history && window.history.replaceState && window.URLSearchParams) {
+    var address = new URL(window.location.href);
+    if (address.searchParams.has("notice")) {
+      address.searchParams.delete("notice");
+      window.history.replaceState(null, "", address.pathname + address.search + address.hash);
+    }
+  }
+
   var log = document.getElementById("job-log");
   if (!log || !log.dataset.events || !window.EventSource) {
     return;
