@@ -26,6 +26,7 @@ from api.entrypoints import (
     organizations,
     packages,
     projects,
+    teams,
 )
 from api.entrypoints import secrets as project_secrets
 from api.entrypoints import settings as project_settings
@@ -76,6 +77,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for module in (
         accounts,
         organizations,
+        teams,
         projects,
         project_settings,
         project_secrets,

@@ -144,7 +144,15 @@ class Organizations:
             return bool(result.rowcount)
 
     async def remove_member(self, org: Organization, username: str) -> bool:
+        """Remove the member, and with them their places in the organization's teams."""
         async with self._engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "DELETE FROM team_members tm USING teams t, users u WHERE tm.team_id = t.id"
+                    " AND t.organization_id = :o AND u.id = tm.user_id AND lower(u.username) = lower(:u)"
+                ),
+                {"o": org.id, "u": username},
+            )
             result = await conn.execute(
                 text(
                     "DELETE FROM organization_members m USING users u"

@@ -1,8 +1,9 @@
 """Who may do what on a project: the five roles and where a role comes from (spec section 13).
 
 Roles: admin > manager > editor > reporter > reader. A caller's role is the highest of: project owner
-(admin), owner or admin of the owning organization (admin), collaborator (its role), and reader on a
-public project. A worker's job token acts as an editor on its own project's files only.
+(admin), owner or admin of the owning organization (admin), collaborator (its role), member of a team
+that collaborates (the team's role), and reader on a public project. A worker's job token acts as an
+editor on its own project's files only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ from api.errors import ObjectNotFound
 ROLE_RANK = {"reader": 1, "reporter": 2, "editor": 3, "manager": 4, "admin": 5}
 ROLES = tuple(ROLE_RANK)
 
+# The collaborations on project ``p`` of the teams the caller (``:me``) is a member of, as ``c``.
+TEAM_COLLABORATIONS = (
+    " FROM rm_collaborators c"
+    " JOIN users o ON o.type = 2 AND lower(o.username) = lower(p.owner)"
+    " JOIN teams t ON t.organization_id = o.id"
+    "  AND lower(c.collaborator) = lower('@' || o.username || '/' || t.name)"
+    " JOIN team_members tm ON tm.team_id = t.id"
+    " JOIN users tu ON tu.id = tm.user_id AND lower(tu.username) = lower(:me)"
+    " WHERE c.project_id = p.id"
+)
+
 # Extra columns for a project row ``p``, computed for the caller bound as ``:me``.
 ROLE_COLUMNS = (
     " (SELECT c.role FROM rm_collaborators c WHERE c.project_id = p.id"
@@ -25,7 +37,8 @@ ROLE_COLUMNS = (
     "  FROM users o LEFT JOIN users ou ON ou.id = o.organization_owner_id"
     "  LEFT JOIN users mu ON lower(mu.username) = lower(:me)"
     "  LEFT JOIN organization_members m ON m.organization_id = o.id AND m.user_id = mu.id"
-    "  WHERE o.type = 2 AND lower(o.username) = lower(p.owner)) AS org_role"
+    "  WHERE o.type = 2 AND lower(o.username) = lower(p.owner)) AS org_role,"
+    " (SELECT array_agg(c.role)" + TEAM_COLLABORATIONS + ") AS team_roles"
 )
 
 
@@ -51,6 +64,8 @@ def access_for(principal: Principal, project: dict[str, Any]) -> Access | None:
         candidates.append(Access("admin", "organization_admin"))
     if project.get("collaborator_role"):
         candidates.append(Access(str(project["collaborator_role"]), "collaborator"))
+    for role in project.get("team_roles") or ():
+        candidates.append(Access(str(role), "team_member"))
     if project["is_public"]:
         candidates.append(Access("reader", "public"))
     if not candidates:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import text
 
+from api.app import teams
 from api.app.access import ROLES
 from api.auth import Principal
 from api.context import Services
@@ -58,20 +59,41 @@ def to_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def add(svc: Services, principal: Principal, project: dict[str, Any], username: str, role: str) -> None:
-    user = await svc.accounts.get(username)
-    if user is None:
-        raise ValidationError(f"There is no user named {username!r}.")
-    if user.username.lower() == str(project["owner"]).lower():
-        raise ValidationError("The project owner cannot be a collaborator of their own project.")
-    if any(c["collaborator"].lower() == user.username.lower() for c in await list_for(svc, project["id"])):
-        raise ValidationError(f"{user.username!r} is already a collaborator of this project.")
+    """Add a person, or a team of the owning organization as ``@<organization>/<team>``."""
+    name = await _team_collaborator(svc, project, username) if teams.parse_collaborator(username) else None
+    if name is None:
+        user = await svc.accounts.get(username)
+        if user is None:
+            raise ValidationError(f"There is no user named {username!r}.")
+        if user.username.lower() == str(project["owner"]).lower():
+            raise ValidationError("The project owner cannot be a collaborator of their own project.")
+        name = user.username
+    if any(c["collaborator"].lower() == name.lower() for c in await list_for(svc, project["id"])):
+        raise ValidationError(f"{name!r} is already a collaborator of this project.")
     event = ev.CollaboratorAdded(
         project_id=project["id"],
-        collaborator=user.username,
+        collaborator=name,
         role=role,
         added_by=principal.username,  # type: ignore[arg-type]
     )
     await _append(svc, project["id"], event)
+
+
+async def _team_collaborator(svc: Services, project: dict[str, Any], name: str) -> str:
+    """The canonical ``@org/team`` of an existing team of the organization that owns the project."""
+    parsed = teams.parse_collaborator(name)
+    assert parsed is not None
+    org_name, team_name = parsed
+    if org_name.lower() != str(project["owner"]).lower():
+        raise ValidationError("A team can only collaborate on the projects of its own organization.")
+    org = await svc.organizations.get(org_name)
+    if org is None:
+        raise ValidationError(f"There is no organization named {org_name!r}.")
+    try:
+        team = await teams.get(svc, org, team_name)
+    except ObjectNotFound as exc:
+        raise ValidationError(exc.message) from exc
+    return teams.collaborator_name(org.username, team["team"])
 
 
 async def change(

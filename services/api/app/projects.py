@@ -41,6 +41,7 @@ _VISIBLE = (
     "  LEFT JOIN organization_members m ON m.organization_id = o.id AND m.user_id = mu.id"
     "  WHERE o.type = 2 AND lower(o.username) = lower(p.owner)"
     "  AND (lower(ou.username) = lower(:me) OR m.role = 'admin'))"
+    " OR EXISTS (SELECT 1" + access.TEAM_COLLABORATIONS + ")"
 )
 
 

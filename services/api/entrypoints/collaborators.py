@@ -34,29 +34,30 @@ async def add_collaborator(
     return CompactJSONResponse(await collaborators.get(svc, project["id"], username), status_code=201)
 
 
-@router.get("/collaborators/{project_id}/{username}/")
+@router.get("/collaborators/{project_id}/{username:path}")
 async def get_collaborator(
     project_id: str, username: str, principal: CurrentPrincipal, svc: Svc
 ) -> CompactJSONResponse:
     project, _ = await projects.authorize(svc, principal, project_id, "reader")
-    return CompactJSONResponse(await collaborators.get(svc, project["id"], username))
+    return CompactJSONResponse(await collaborators.get(svc, project["id"], username.removesuffix("/")))
 
 
-@router.patch("/collaborators/{project_id}/{username}/")
-@router.put("/collaborators/{project_id}/{username}/")
+@router.patch("/collaborators/{project_id}/{username:path}")
+@router.put("/collaborators/{project_id}/{username:path}")
 async def change_collaborator(
     request: Request, project_id: str, username: str, principal: CurrentPrincipal, svc: Svc
 ) -> CompactJSONResponse:
     project, _ = await projects.authorize(svc, principal, project_id, "manager")
     body = await read_body(request)
+    username = username.removesuffix("/")
     await collaborators.change(svc, principal, project, username, collaborators.check_role(body.get("role")))
     return CompactJSONResponse(await collaborators.get(svc, project["id"], username))
 
 
-@router.delete("/collaborators/{project_id}/{username}/", status_code=204)
+@router.delete("/collaborators/{project_id}/{username:path}", status_code=204)
 async def remove_collaborator(
     project_id: str, username: str, principal: CurrentPrincipal, svc: Svc
 ) -> Response:
     project, _ = await projects.authorize(svc, principal, project_id, "manager")
-    await collaborators.remove(svc, principal, project, username)
+    await collaborators.remove(svc, principal, project, username.removesuffix("/"))
     return Response(status_code=204)
