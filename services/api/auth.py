@@ -42,9 +42,17 @@ async def optional_principal(
         return None
     if key.startswith(jobtokens.PREFIX):
         return await _job_principal(svc, key)
+    found = await person_for_token(svc, key)
+    if found is None:
+        raise TokenAuthenticationFailed("Invalid token.")
+    return found
+
+
+async def person_for_token(svc: Services, key: str) -> Principal | None:
+    """The person behind a live API token (the console's session is one), or None."""
     session = await svc.accounts.session_for_token(key)
     if session is None:
-        raise TokenAuthenticationFailed("Invalid token.")
+        return None
     user, client_type = session
     return Principal(username=user.username, user=user, client_type=client_type)
 

@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from api.auth import Principal
+from api.auth import Principal, person_for_token
 from api.context import Services, services
 from api.errors import ApiError, PermissionDenied
 
@@ -89,11 +89,7 @@ async def optional_viewer(request: Request, svc: Annotated[Services, Depends(ser
     key = request.cookies.get(SESSION_COOKIE)
     if not key:
         return None
-    session = await svc.accounts.session_for_token(key)
-    if session is None:
-        return None
-    user, client_type = session
-    return Principal(username=user.username, user=user, client_type=client_type)
+    return await person_for_token(svc, key)
 
 
 async def viewer(principal: Annotated[Principal | None, Depends(optional_viewer)]) -> Principal:
