@@ -59,6 +59,7 @@ async def test_a_team_gives_its_members_its_role_on_the_organizations_projects(
     )
     assert collaborator.status_code == 201, collaborator.text
     assert await role_of(client, bob, pid) == ("editor", "team_member")
+    assert (await client.get(f"projects/{pid}/", headers=bob)).json()["teams"] == ["@field-team/surveyors"]
     assert pid in [p["id"] for p in (await client.get("projects/", headers=bob)).json()]
     upload = await client.post(f"files/{pid}/notes.txt/", files={"file": ("notes.txt", b"x")}, headers=bob)
     assert upload.status_code == 201

@@ -30,7 +30,8 @@ _PROJECT_COLUMNS = (
     " EXISTS (SELECT 1 FROM rm_jobs j WHERE j.project_id = p.id"
     " AND j.status IN ('queued', 'started')) AS busy,"
     " (SELECT coalesce(sum(f.size), 0) FROM rm_files f WHERE f.project_id = p.id) AS file_storage_bytes,"
-    + access.ROLE_COLUMNS
+    " (SELECT array_agg(c.collaborator ORDER BY lower(c.collaborator)) FROM rm_collaborators c"
+    "  WHERE c.project_id = p.id AND c.collaborator LIKE '@%') AS teams," + access.ROLE_COLUMNS
 )
 _VISIBLE = (
     "lower(p.owner) = lower(:me)"
@@ -172,6 +173,7 @@ def to_json(project: dict[str, Any], found: Access) -> dict[str, Any]:
         "overwrite_conflicts": project["overwrite_conflicts"],
         "file_storage_bytes": int(project.get("file_storage_bytes") or 0),
         "the_qgis_file_name": project["project_file"],
+        "teams": list(project.get("teams") or []),  # the teams collaborating, as @<organization>/<team>
     }
 
 
