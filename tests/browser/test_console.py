@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from typing import Any
@@ -61,7 +64,16 @@ def test_login_lists_the_projects_uploaded_through_the_api(
     expect(row.locator(".badge")).to_have_text("ok")
     [cookie] = [c for c in page.context.cookies() if c["name"] == "outpost_session"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/console"
-    shot(page, "projects")
+    expect(page.locator("#storage")).to_contain_text("no limit")
+    set_quota = [sys.executable, "-m", "common.cli", "user", "quota", "alice"]
+    env = {**os.environ, "OUTPOST_DATABASE_URL": cluster.database_url}
+    subprocess.run([*set_quota, "5"], env=env, check=True, capture_output=True, timeout=60)
+    try:
+        page.reload()
+        expect(page.locator("#storage")).to_contain_text("used of 5.0 MiB")
+        shot(page, "projects")
+    finally:
+        subprocess.run([*set_quota, "default"], env=env, check=True, capture_output=True, timeout=60)
 
     page.click(f"a[href='/console/projects/{pid}/']")
     expect(page.locator("#files tbody tr")).to_have_count(1)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.app import files, projects
+from api.app import files, projects, quota
 from api.app.access import Access, access_for
 from api.auth import Svc
 from api.errors import ObjectNotFound
@@ -57,7 +57,8 @@ async def project_list(request: Request, viewer: Viewer, svc: Svc) -> Response:
         found = access_for(viewer, row)
         if found is not None:
             items.append({"project": row, "role": found.role, "status": projects.status(row)})
-    return render.page(request, "projects.html", viewer, items=items)
+    storage = await quota.of(svc, viewer.username)
+    return render.page(request, "projects.html", viewer, items=items, storage=storage)
 
 
 @router.get("/projects/{project_id}/")
