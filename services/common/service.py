@@ -62,18 +62,18 @@ async def every(
         await wait_or_stop(stop, seconds)
 
 
-def health_checks(nc: Client, engine: AsyncEngine) -> dict[str, health.Check]:
-    """What every service needs to work: NATS connected, PostgreSQL answering."""
+def health_checks(nc: Client | None, engine: AsyncEngine) -> dict[str, health.Check]:
+    """What a service needs: PostgreSQL answering and, for services using NATS (``nc``), NATS connected."""
 
     async def nats_connected() -> bool:
-        return bool(nc.is_connected)
+        return nc is not None and bool(nc.is_connected)
 
     async def database() -> bool:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
 
-    return {"nats": nats_connected, "database": database}
+    return {"nats": nats_connected, "database": database} if nc is not None else {"database": database}
 
 
 def start_health(

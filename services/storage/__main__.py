@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import text
-
 from common import db, logging, service
 from common.clock import SystemClock
 from common.health import Metrics
@@ -29,13 +27,8 @@ async def main(stop: asyncio.Event) -> None:
         metrics.inc("blobs_collected_total", await gc.collect(engine, blobs, grace, clock.now()))
         metrics.inc("gc_sweeps_total")
 
-    async def database() -> bool:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-
     logging.get("storage").info("storage_started", action="start", backend=settings.storage_backend)
-    health = service.start_health(settings, {"database": database}, metrics, stop)
+    health = service.start_health(settings, service.health_checks(None, engine), metrics, stop)
     await service.every(settings.gc_interval_s, stop, sweep, "gc")
     await asyncio.gather(*health)
     await engine.dispose()

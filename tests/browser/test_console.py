@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from typing import Any
@@ -17,6 +14,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.browser.conftest import PASSWORD, console_url, log_in, shot
 from tests.cluster import Cluster
 from tests.integration.test_deltas_api import delta, deltafile
+from tests.integration.test_quota import set_quota
 from tests.stress.conftest import new_project, wait_status
 from tests.stress.test_delta_flow import push, settled
 
@@ -65,15 +63,13 @@ def test_login_lists_the_projects_uploaded_through_the_api(
     [cookie] = [c for c in page.context.cookies() if c["name"] == "outpost_session"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/console"
     expect(page.locator("#storage")).to_contain_text("no limit")
-    set_quota = [sys.executable, "-m", "common.cli", "user", "quota", "alice"]
-    env = {**os.environ, "OUTPOST_DATABASE_URL": cluster.database_url}
-    subprocess.run([*set_quota, "5"], env=env, check=True, capture_output=True, timeout=60)
+    assert set_quota(cluster.database_url, "alice", "5")["exit"] == 0
     try:
         page.reload()
         expect(page.locator("#storage")).to_contain_text("used of 5.0 MiB")
         shot(page, "projects")
     finally:
-        subprocess.run([*set_quota, "default"], env=env, check=True, capture_output=True, timeout=60)
+        assert set_quota(cluster.database_url, "alice", "default")["exit"] == 0
 
     page.click(f"a[href='/console/projects/{pid}/']")
     expect(page.locator("#files tbody tr")).to_have_count(1)

@@ -121,10 +121,6 @@ class ComposeStack:
         states = [c.attrs["State"].get("Health", {}).get("Status") for c in running]
         return all(state in (None, "healthy") for state in states)
 
-    def health(self, service: str) -> str:
-        [container, *_] = self.containers(service)
-        return str(container.attrs["State"].get("Health", {}).get("Status", "none"))
-
     def down(self) -> None:
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", timeout=300, check=False)
 
